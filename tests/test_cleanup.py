@@ -1,0 +1,68 @@
+"""Nothing outlives the lab: brokers and helpers end with the process that started them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from labsupport import _procs
+
+pytestmark = pytest.mark.broker
+
+OWNER = """
+from labsupport import ensure_rabbitmq, ensure_redis
+ensure_redis(); ensure_rabbitmq()
+print("up", flush=True)
+import time; time.sleep(120)
+"""
+
+
+def _alive(pids):
+    return [p for p in pids if _procs.pid_alive(p)]
+
+
+def test_kill_9_of_the_owner_leaves_no_broker_running(tmp_path):
+    env = {**os.environ, "LAB_DIR": str(tmp_path)}
+    env.pop("REDIS_URL", None)
+    env.pop("AMQP_URL", None)
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert owner.stdout.readline().strip() == "up"
+        pids = [json.loads(p.read_text())["pid"] for p in (tmp_path / "pids").glob("*.json")]
+        assert len(pids) >= 3, "expected redis-server, epmd and the RabbitMQ node"
+        assert len(_alive(pids)) == len(pids)
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait(timeout=5)
+        assert _procs.wait_until(lambda: not _alive(pids), timeout_s=10), _alive(pids)
+    finally:
+        owner.kill()
+
+
+def test_a_stale_pid_file_is_swept_when_its_owner_is_gone(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_DIR", str(tmp_path))
+    orphan = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    dead_owner = subprocess.Popen(["true"])
+    dead_owner.wait()
+    record = {"pid": orphan.pid, "owner_pid": dead_owner.pid, "label": "t", "argv0": "sleep"}
+    (tmp_path / "pids").mkdir()
+    (tmp_path / "pids" / f"{orphan.pid}.json").write_text(json.dumps(record))
+    assert _procs.sweep_stale() == [orphan.pid]
+    assert orphan.wait(timeout=5) == -signal.SIGKILL
+
+
+def test_a_pid_file_with_a_live_owner_is_left_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_DIR", str(tmp_path))
+    child = _procs.spawn(["sleep", "60"], label="t")
+    try:
+        assert _procs.sweep_stale() == []
+        assert child.poll() is None
+    finally:
+        _procs.terminate(child, timeout_s=2)
+    assert not (tmp_path / "pids" / f"{child.pid}.json").exists()
