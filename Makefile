@@ -48,10 +48,10 @@ test: setup lint
 
 # Runs beside the brokers that `make test` started; solutions run with checks strict.
 pytest-all:
-	$(PY) -m pytest tests notebooks exercises --nbval-lax --nbval-current-env \
+	$(PY) -m pytest tests $(wildcard notebooks/*.ipynb exercises/*.ipynb) --nbval-lax --nbval-current-env \
 	  --nbval-cell-timeout=$(NB_CELL_TIMEOUT) -p no:cacheprovider
 	@if ls solutions/*.ipynb >/dev/null 2>&1; then \
-	  LAB_CHECKS_STRICT=1 $(PY) -m pytest solutions --nbval-lax --nbval-current-env \
+	  LAB_CHECKS_STRICT=1 $(PY) -m pytest solutions/*.ipynb --nbval-lax --nbval-current-env \
 	    --nbval-cell-timeout=$(NB_CELL_TIMEOUT) -p no:cacheprovider; fi
 
 bench: setup
