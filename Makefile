@@ -36,7 +36,8 @@ setup: $(STAMP) $(LAB_SETTINGS)
 	@$(PY) -m labsupport.prereqs
 
 lab: setup
-	$(PY) -m labsupport.lab run -- $(PY) -m jupyter lab notebooks/00_lab_check.ipynb \
+	$(PY) -m labsupport.lab run -- $(PY) -m jupyter lab --ServerApp.root_dir="$(CURDIR)" \
+	  --LabApp.default_url=/lab/tree/notebooks/00_lab_check.ipynb \
 	  --ServerApp.ip=127.0.0.1 $(BROWSER_FLAG) $(ROOT_FLAG)
 
 lint: setup

@@ -35,15 +35,21 @@ def run_beside_brokers(cmd: list[str]) -> int:
         raise SystemExit("usage: python -m labsupport.lab run -- COMMAND [ARGS...]")
     bring_up()
     # Ctrl-C belongs to the child (JupyterLab asks before it quits); we wait for it.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    interrupted = []
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
     try:
         child = subprocess.Popen(
             cmd, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
         )
-        return child.wait()
+        code = child.wait()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup
         stop_brokers()
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        print("Lab stopped: JupyterLab and the brokers are down.")
+        return 0
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:

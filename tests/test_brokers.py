@@ -85,14 +85,22 @@ def test_durable_queue_survives_a_rabbitmq_restart(rabbit_broker):
     assert body == b"keep me"
 
 
-def test_a_url_from_the_environment_starts_nothing(monkeypatch, redis_broker, tmp_path):
+def test_urls_from_the_environment_start_nothing(
+    monkeypatch, redis_broker, rabbit_broker, tmp_path
+):
+    from labsupport.labcheck import check_lab
+
     monkeypatch.setenv("LAB_DIR", str(tmp_path))
     monkeypatch.setenv("REDIS_URL", redis_broker.url)
-    broker = ensure_redis()
-    assert not broker.managed and broker.port == redis_broker.port
+    monkeypatch.setenv("AMQP_URL", rabbit_broker.url)
+    redis_from_env, rabbit_from_env = ensure_redis(), ensure_rabbitmq()
+    assert not redis_from_env.managed and redis_from_env.port == redis_broker.port
+    assert not rabbit_from_env.managed and rabbit_from_env.port == rabbit_broker.port
+    assert check_lab().all_green
+    assert list((tmp_path / "pids").glob("*.json")) == [], "the lab started a process of its own"
     assert not (tmp_path / "brokers" / "redis.json").exists()
     with pytest.raises(RuntimeError, match="Unset REDIS_URL"):
-        broker.kill()
+        redis_from_env.kill()
 
 
 def test_an_unreachable_url_says_what_to_do(monkeypatch):
