@@ -33,7 +33,7 @@ def _pid_dir() -> Path:
     return path
 
 
-def _pdeathsig_prefix() -> list[str]:
+def pdeathsig_prefix() -> list[str]:
     setpriv = shutil.which("setpriv")
     if sys.platform.startswith("linux") and setpriv:
         return [setpriv, "--pdeathsig", "TERM", "--"]
@@ -54,7 +54,7 @@ def spawn(
         out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             return subprocess.Popen(
-                _pdeathsig_prefix() + argv,
+                pdeathsig_prefix() + argv,
                 env=env,
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 
-from . import config
+from . import _procs, config
 from .brokers import ensure_rabbitmq, ensure_redis, stop_brokers
 
 
@@ -38,8 +38,10 @@ def run_beside_brokers(cmd: list[str]) -> int:
     interrupted = []
     previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
     try:
+        # The child (JupyterLab) dies with us too, even on kill -9, and takes its kernels along.
         child = subprocess.Popen(
-            cmd, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+            _procs.pdeathsig_prefix() + cmd,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         code = child.wait()
     finally:

@@ -66,3 +66,29 @@ def test_a_pid_file_with_a_live_owner_is_left_alone(tmp_path, monkeypatch):
     finally:
         _procs.terminate(child, timeout_s=2)
     assert not (tmp_path / "pids" / f"{child.pid}.json").exists()
+
+
+def test_kill_9_of_the_lab_supervisor_ends_its_command_and_its_brokers(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "AMQP_URL")}
+    env["LAB_DIR"] = str(tmp_path)
+    lab = subprocess.Popen(
+        [sys.executable, "-m", "labsupport.lab", "run", "--", "sleep", "120"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "RabbitMQ" in lab.stdout.readline() + lab.stdout.readline()
+        pids = [json.loads(p.read_text())["pid"] for p in (tmp_path / "pids").glob("*.json")]
+
+        def sleepers() -> list[int]:
+            out = subprocess.run(["pgrep", "-P", str(lab.pid)], capture_output=True, text=True)
+            return [int(p) for p in out.stdout.split()]
+
+        assert _procs.wait_until(lambda: bool(sleepers()), timeout_s=10)
+        pids += sleepers()
+        os.kill(lab.pid, signal.SIGKILL)
+        lab.wait(timeout=5)
+        assert _procs.wait_until(lambda: not _alive(pids), timeout_s=10), _alive(pids)
+    finally:
+        lab.kill()

@@ -4,6 +4,10 @@ Order of preference for each: the URL in REDIS_URL / AMQP_URL (nothing is starte
 the broker this lab already runs (state file + health check); a new server process on
 free ports in `<lab>/brokers/`. The brokers are tied to the process that started them
 (the `make lab` supervisor, or this kernel) and never outlive it.
+
+A broker that a kernel restarts (the failure lessons do) belongs to that kernel from
+then on: when the kernel ends, so does the broker, and the next notebook pays the
+start-up again (RabbitMQ: about 5-7 s). That is the price of never leaving a node behind.
 """
 
 from __future__ import annotations
