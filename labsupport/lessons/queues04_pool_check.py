@@ -1,0 +1,93 @@
+"""Check lesson 04's third exercise task: a pool of competing consumers that keeps a pace.
+
+Each message takes the check's handler a known time (it sleeps), so one consumer can do
+about 1000/work_ms messages a second, and only consumers that really run side by side,
+each taking no more than it can handle, reach the targets. Rates are measured from the
+call to the end of the last message, so the pool's idle wait at the end does not count.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+from labsupport.checks import task
+
+from .queues04_rig import work_queue
+
+TARGET_EVEN_PER_S = 100.0  # about twice what one consumer manages at 20 ms a message
+TARGET_UNEVEN_PER_S = 90.0  # one consumer holding every slow message gets about 45/s
+
+
+class _TimedHandler:
+    """Sleep for each message as long as `work_ms(n)` says; note when and where it ended."""
+
+    def __init__(self, work_ms) -> None:
+        self.work_ms = work_ms
+        self.start = time.monotonic()
+        self.ends: list[float] = []
+        self.handled: Counter[str] = Counter()
+        self.threads: set[int] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, body: bytes) -> None:
+        message_id = body.decode()
+        time.sleep(self.work_ms(int(message_id.rsplit("-", 1)[-1])) / 1000)
+        with self._lock:
+            self.ends.append(time.monotonic())
+            self.handled[message_id] += 1
+            self.threads.add(threading.get_ident())
+
+    def rate_per_s(self) -> float:
+        if not self.ends:
+            return 0.0
+        return len(self.ends) / max(1e-6, max(self.ends) - self.start)
+
+
+def _judge_pool(rig, drain_with_pool, handler: _TimedHandler, consumers: int) -> int:
+    handled = drain_with_pool(rig.url, rig.queue, handler, consumers=consumers, idle_s=0.3)
+    twice = sum(n - 1 for n in handler.handled.values())
+    missing = len(set(rig.ids) - set(handler.handled))
+    assert not missing, f"{missing} of {len(rig.ids)} messages were never handled"
+    assert not twice, f"{twice} message(s) were handled twice"
+    assert rig.depth() == 0, "messages went back to the queue after the pool stopped: not acked"
+    return handled
+
+
+@task("consumer_pool", lesson="04", title="A pool of competing consumers", timeout_s=15)
+def check_consumer_pool(case, drain_with_pool):
+    """Judge drain_with_pool(amqp_url, queue, handle, consumers, idle_s) -> int."""
+    with case(
+        "handles every message exactly once and says how many",
+        hint="Every message handled, acked once it is done, and counted.",
+    ):
+        with work_queue(dead_lettering=False) as rig:
+            rig.publish(prefix="pack", count=40)
+            handler = _TimedHandler(lambda n: 1)
+            handled = _judge_pool(rig, drain_with_pool, handler, consumers=2)
+            assert handled == 40, f"returned {handled!r} after handling 40 messages"
+
+    with case(
+        f"reaches {TARGET_EVEN_PER_S:g} messages/s with 4 consumers at 20 ms a message",
+        hint="Do your consumers really work at the same time? Each needs a thread and a connection.",
+    ):
+        with work_queue(dead_lettering=False) as rig:
+            rig.publish(prefix="pack", count=120)
+            handler = _TimedHandler(lambda n: 20)
+            _judge_pool(rig, drain_with_pool, handler, consumers=4)
+            rate = handler.rate_per_s()
+            assert rate >= TARGET_EVEN_PER_S, (
+                f"handled {rate:.0f} messages/s with {len(handler.threads)} thread(s) at work"
+            )
+
+    with case(
+        f"keeps {TARGET_UNEVEN_PER_S:g} messages/s when one message in four is slow",
+        hint="Look at which consumer holds the slow messages, and how many it took at once.",
+    ):
+        with work_queue(dead_lettering=False) as rig:
+            rig.publish(prefix="pack", count=80)
+            handler = _TimedHandler(lambda n: 80 if n % 4 == 0 else 5)
+            _judge_pool(rig, drain_with_pool, handler, consumers=4)
+            rate = handler.rate_per_s()
+            assert rate >= TARGET_UNEVEN_PER_S, f"handled {rate:.0f} messages/s"
