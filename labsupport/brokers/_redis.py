@@ -20,6 +20,11 @@ def ping(host: str, port: int, timeout_s: float = 1.0) -> bool:
         return False
 
 
+def _aof_settled(client) -> bool:
+    info = client.info("persistence")
+    return not info.get("aof_rewrite_in_progress") and not info.get("aof_rewrite_scheduled")
+
+
 class RedisBroker(Broker):
     """Redis bound to 127.0.0.1 on a port of the lab's own; no persistence unless asked."""
 
@@ -46,8 +51,15 @@ class RedisBroker(Broker):
         client = redis_lib.Redis(host=self.host, port=self.port, socket_timeout=5)
         try:
             client.config_set("appendonly", "yes" if on else "no")
+            # Turning AOF on starts a rewrite; until it ends Redis refuses a clean shutdown
+            # ("Writing initial AOF, can't exit"), so a restart right after would lose data.
+            done = _procs.wait_until(lambda: _aof_settled(client), timeout_s=15, interval_s=0.05)
         finally:
             client.close()
+        if not done:
+            raise RuntimeError(
+                f"Redis at {self.url} did not finish writing its append-only file in 15 s"
+            )
         self.state["persistent"] = on
         if self.managed:
             self._save()
