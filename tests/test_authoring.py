@@ -9,6 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from labsupport import config
 from labsupport.authoring import (
     CELL_PLACEHOLDER,
     MarkerError,
@@ -249,3 +250,16 @@ def test_the_command_runs_as_a_module_and_reports_marker_errors(root):
 
     assert done.returncode == 2
     assert "05_bad.ipynb, cell 0, line 1" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "solution",
+    sorted((config.REPO_ROOT / "solutions").glob("*.ipynb")),
+    ids=lambda path: path.name,
+)
+def test_every_committed_exercise_is_what_the_generator_makes_from_its_solution(solution):
+    exercise = config.REPO_ROOT / "exercises" / solution.name
+    assert exercise.exists(), f"{exercise} is missing: run python -m labsupport.authoring"
+    assert exercise.read_text(encoding="utf-8") == render_exercise(solution), (
+        f"{exercise} is stale: edit {solution}, then run python -m labsupport.authoring"
+    )
