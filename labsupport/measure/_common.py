@@ -172,4 +172,8 @@ class Watch:
 
     def close(self) -> None:
         if self.bar is not None:
+            # A notebook bar closed short of its total turns red as if the run had failed.
+            if self.bar.total:
+                self.bar.n = self.bar.total
+                self.bar.refresh()
             self.bar.close()
