@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+
+import pytest
+
 import labsupport
 
 
@@ -24,3 +28,20 @@ def test_loopback_is_kept_off_http_proxies():
     import os
 
     assert "127.0.0.1" in os.environ["no_proxy"].split(",")
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "labsupport.brokers",
+        "labsupport.checks",
+        "labsupport.faults",
+        "labsupport.measure",
+        "labsupport.plots",
+    ],
+)
+def test_each_toolkit_module_exports_a_sorted_list_of_real_names(module):
+    imported = importlib.import_module(module)
+    assert imported.__all__ == sorted(imported.__all__)
+    missing = [name for name in imported.__all__ if not hasattr(imported, name)]
+    assert missing == []

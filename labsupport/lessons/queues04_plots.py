@@ -5,8 +5,16 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from labsupport.plots import new_figure, save_figure
-from labsupport.plots._output import BLUE, GREEN, GREY, ORANGE, VERMILLION, lab_style
+from labsupport.plots import (
+    BLUE,
+    GREEN,
+    GREY,
+    ORANGE,
+    VERMILLION,
+    lab_style,
+    new_figure,
+    save_figure,
+)
 
 
 def plot_pubsub_window(

@@ -12,8 +12,16 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from labsupport.plots import new_figure, save_figure
-from labsupport.plots._output import BLUE, GREEN, GREY, ORANGE, VERMILLION, lab_style
+from labsupport.plots import (
+    BLUE,
+    GREEN,
+    GREY,
+    ORANGE,
+    VERMILLION,
+    lab_style,
+    new_figure,
+    save_figure,
+)
 from labsupport.plots.queues import draw_state_band, state_spans
 
 from .rest01_tools import most_within

@@ -9,7 +9,19 @@ No pyplot: figures never pile up, and nothing is displayed twice.
 from __future__ import annotations
 
 from ._data import LatencySeries, as_runs, as_series
-from ._output import LabFigure, new_figure, plots_dir, save_figure, slugify
+from ._output import (
+    BLUE,
+    GREEN,
+    GREY,
+    ORANGE,
+    VERMILLION,
+    LabFigure,
+    lab_style,
+    new_figure,
+    plots_dir,
+    save_figure,
+    slugify,
+)
 from .bars import plot_comparison
 from .distribution import plot_latency_cdf, plot_latency_histogram
 from .live import LivePlot
@@ -19,14 +31,20 @@ from .sequence import Message, plot_sequence
 from .timeline import plot_latency_over_time, plot_throughput
 
 __all__ = [
+    "BLUE",
     "ControlPanel",
+    "GREEN",
+    "GREY",
     "LabFigure",
     "LatencySeries",
     "LivePlot",
     "Message",
+    "ORANGE",
+    "VERMILLION",
     "as_runs",
     "as_series",
     "controls",
+    "lab_style",
     "new_figure",
     "plot_breaker_states",
     "plot_comparison",
