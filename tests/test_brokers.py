@@ -122,3 +122,32 @@ def test_no_binary_gives_every_way_out(monkeypatch, tmp_path):
     message = str(info.value)
     for way in ("make lab", "environment.yml", "brew install redis", "REDIS_URL"):
         assert way in message
+
+
+def test_kernels_starting_at_once_share_one_rabbitmq(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "AMQP_URL")}
+    env["LAB_DIR"] = str(tmp_path)
+    code = (
+        "from labsupport import ensure_rabbitmq; print(ensure_rabbitmq().port, flush=True); input()"
+    )
+    kernels = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    try:
+        ports = {k.stdout.readline().strip() for k in kernels}
+    finally:
+        for k in kernels:
+            k.kill()
+            k.wait(timeout=10)
+    assert len(ports) == 1, f"one lab, several RabbitMQ nodes: {ports}"

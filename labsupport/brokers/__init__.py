@@ -41,15 +41,14 @@ def _ensure(kind: str, cls: type[Broker], new_state) -> Broker:
     known = _handles.get(key)
     if known is not None and known.is_up():
         return known
+    # One locked section from "is it there?" to "it is up": two kernels starting at
+    # once must end up with one broker, not two on different ports.
     with lab_lock(kind):
         state = load_state(kind)
-        if state and cls(state["url"], config.HOST, state["port"], managed=True)._probe():
-            broker = cls(state["url"], config.HOST, state["port"], managed=True, state=state)
-            _handles[key] = broker
-            return broker
-    state = state if state and state.get("binary") else new_state()
-    broker = cls(state["url"], config.HOST, state["port"], managed=True, state=state)
-    broker.start()
+        if not (state and state.get("binary")):
+            state = new_state()
+        broker = cls(state["url"], config.HOST, state["port"], managed=True, state=state)
+        broker.start_locked()  # finds the running one, or starts it on the recorded port
     _handles[key] = broker
     return broker
 

@@ -70,22 +70,24 @@ class Broker:
     def start(self) -> Broker:
         """Start the broker again on the same port and data folder (after stop or kill)."""
         self._require_managed("start")
+        with lab_lock(self.kind):
+            return self.start_locked()
+
+    def start_locked(self) -> Broker:
+        """Start the broker unless it answers already; the caller holds lab_lock(kind)."""
         if self._probe():
             return self
-        with lab_lock(self.kind):
-            self._proc = self._launch()
-            self.state.update(pid=self._proc.pid, owner_pid=os.getpid())
-            self._save()
-            if (
-                not _procs.wait_until(
-                    lambda: self._proc.poll() is not None or self._probe(),
-                    timeout_s=self.start_timeout_s,
-                    interval_s=0.2,
-                )
-                or not self._probe()
-            ):
-                self._terminate(signal.SIGKILL, timeout_s=2)
-                raise RuntimeError(self._start_failure())
+        self._proc = self._launch()
+        self.state.update(pid=self._proc.pid, owner_pid=os.getpid())
+        self._save()
+        up = _procs.wait_until(
+            lambda: self._proc.poll() is not None or self._probe(),
+            timeout_s=self.start_timeout_s,
+            interval_s=0.2,
+        )
+        if not (up and self._probe()):
+            self._terminate(signal.SIGKILL, timeout_s=2)
+            raise RuntimeError(self._start_failure())
         return self
 
     def stop(self, timeout_s: float = 30.0) -> None:
@@ -120,10 +122,7 @@ class Broker:
     def _terminate(self, sig: int, timeout_s: float) -> None:
         pid = self.state.get("pid")
         if self._proc is not None and self._proc.pid == pid:
-            if sig == signal.SIGKILL:
-                _procs.terminate(self._proc, timeout_s=0, sig=signal.SIGKILL)
-            else:
-                _procs.terminate(self._proc, timeout_s=timeout_s, sig=sig)
+            _procs.terminate(self._proc, timeout_s=timeout_s, sig=sig)
             return
         if pid and _procs.pid_alive(pid):  # started by another kernel or by `make lab`
             with contextlib.suppress(ProcessLookupError, PermissionError):
