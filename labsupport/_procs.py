@@ -154,11 +154,20 @@ def _stop_children_at_exit() -> None:
 atexit.register(_stop_children_at_exit)
 
 
-def wait_until(predicate, *, timeout_s: float, interval_s: float = 0.05, what: str = "") -> bool:
-    """Poll predicate until it is true or timeout_s passes; return whether it became true."""
+def wait_until(
+    predicate, *, timeout_s: float, interval_s: float = 0.05, what: str | None = None
+) -> bool:
+    """Poll predicate until it is true or timeout_s passes; return whether it became true.
+
+    With `what`, running out of time raises TimeoutError naming what did not happen.
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
             return True
         time.sleep(interval_s)
-    return bool(predicate())
+    if predicate():
+        return True
+    if what is not None:
+        raise TimeoutError(f"{what} did not happen within {timeout_s} s")
+    return False

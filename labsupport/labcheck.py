@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import html
 import importlib.metadata
 import shutil
@@ -108,13 +107,8 @@ def _check_broker(label: str, ensure) -> CheckRow:
         return CheckRow("broker", label, False, str(exc).splitlines()[0], str(exc))
 
 
-async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    while data := await reader.read(1024):
-        writer.write(data)
-    writer.close()
-
-
 def _check_loopback() -> list[CheckRow]:
+    from .demo import echo
     from .services import serve_tcp
 
     rows = []
@@ -137,7 +131,7 @@ def _check_loopback() -> list[CheckRow]:
             )
         ]
     with (
-        serve_tcp(_echo, name="labcheck-echo") as run,
+        serve_tcp(echo, name="labcheck-echo") as run,
         socket.create_connection((run.host, run.port), timeout=5) as sock,
     ):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

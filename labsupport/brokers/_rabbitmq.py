@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -92,6 +93,6 @@ class RabbitBroker(Broker):
             self._epmd_proc = None
         elif self.state.get("epmd_pid") and _procs.pid_alive(self.state["epmd_pid"]):
             try:
-                os.killpg(self.state["epmd_pid"], 15)
+                os.killpg(self.state["epmd_pid"], signal.SIGTERM)
             except (ProcessLookupError, PermissionError):
                 pass

@@ -15,6 +15,8 @@ from collections.abc import Callable
 import pika
 import redis
 
+from labsupport import _procs
+
 
 def connect(url: str) -> pika.BlockingConnection:
     """Open a blocking AMQP connection that fails fast (one attempt, 2 s socket timeout)."""
@@ -26,11 +28,7 @@ def connect(url: str) -> pika.BlockingConnection:
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str = "") -> None:
     """Poll predicate every 20 ms; raise TimeoutError saying what did not happen in time."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what or 'the condition'} did not happen within {timeout_s} s")
-        time.sleep(0.02)
+    _procs.wait_until(predicate, timeout_s=timeout_s, interval_s=0.02, what=what or "the condition")
 
 
 def queue_depth(url: str, queue: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Any
 
@@ -82,7 +83,7 @@ def _serve_in_process(app_path: str, name: str) -> _runtime.Running:
         raise RuntimeError(f"{app_path} did not start in its own process.\n{tail}")
 
     def kill() -> None:
-        _procs.terminate(proc, timeout_s=0, sig=9)
+        _procs.terminate(proc, timeout_s=5, sig=signal.SIGKILL)
 
     def stop() -> None:
         _procs.terminate(proc, timeout_s=5)
