@@ -52,7 +52,8 @@ def test_a_knob_turned_while_it_runs_shows_up_in_what_it_measured(tmp_path, monk
     assert list(tmp_path.glob("bg-test*.png")), "the final frame is saved"
 
 
-def test_it_stops_by_itself_after_max_s():
+def test_it_stops_by_itself_after_max_s(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_PLOTS_DIR", str(tmp_path))
     upstream = serve_tcp(echo, name="bg-echo")
     load = BackgroundLoad(EchoCall(upstream.host, upstream.port), rate_per_s=20, max_s=1.0)
     load.start()

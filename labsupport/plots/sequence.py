@@ -104,7 +104,8 @@ def _label_times(ax: Axes, messages: list[Message]) -> None:
     origin = messages[0].t_s if messages else 0.0
     span_s = messages[-1].t_s - origin if messages else 0.0
     scale, unit = (1000.0, "ms") if span_s < 10 else (1.0, "s")
-    labels = [f"{(m.t_s - origin) * scale:.4g}" for m in messages]
+    # One decimal for every tick, so the column reads as one scale (0.0, 0.9, 20.8).
+    labels = [f"{(m.t_s - origin) * scale:.1f}" for m in messages]
     ax.set_yticks(range(len(messages)), labels, fontsize=8.5)
     ax.set_ylim(len(messages) - 0.3, -1.6)  # inverted: time runs downwards
     ax.set_ylabel(f"time since first message ({unit})")
