@@ -9,6 +9,7 @@ import sweeps if its owner is gone (kill -9, macOS, anything else).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import shutil
@@ -171,3 +172,43 @@ def wait_until(
     if what is not None:
         raise TimeoutError(f"{what} did not happen within {timeout_s} s")
     return False
+
+
+def _environ(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return b""
+
+
+def strays(folder: Path) -> list[int]:
+    """Return live processes started for `folder` (their environment names it), outside our pid files.
+
+    A process a broker daemonises itself (Erlang's `epmd -daemon`) re-parents to init and
+    escapes the parent-death signal and the process group; it still carries the folder
+    in its environment (HOME or LAB_DIR), which is how it is found. Linux only.
+    """
+    needle = str(Path(folder).resolve()).encode()
+    me = os.getpid()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        pid = int(entry.name)
+        values = _environ(pid).split(b"\0")
+        if pid != me and any(v.endswith(needle) or needle + b"/" in v for v in values):
+            found.append(pid)
+    return found
+
+
+def reap_strays(folder: Path, names: tuple[str, ...] = ("epmd",)) -> list[int]:
+    """Kill the stray helpers (by default: epmd) that were started for `folder`; return their pids."""
+    killed = []
+    for pid in strays(folder):
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        if comm in names:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+    return killed

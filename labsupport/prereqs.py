@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 from . import config
-from .brokers._find import WAYS_OUT, find_rabbitmq_server, find_redis_server
+from .brokers import WAYS_OUT, find_rabbitmq_server, find_redis_server
 
 
 def missing_packages(*, bench: bool) -> list[str]:

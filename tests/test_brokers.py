@@ -112,7 +112,7 @@ def test_an_unreachable_url_says_what_to_do(monkeypatch):
 
 
 def test_no_binary_gives_every_way_out(monkeypatch, tmp_path):
-    import labsupport.brokers as brokers
+    import labsupport.brokers._ensure as brokers
 
     monkeypatch.setenv("LAB_DIR", str(tmp_path))
     monkeypatch.delenv("REDIS_URL", raising=False)

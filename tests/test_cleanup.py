@@ -26,6 +26,32 @@ def _alive(pids):
     return [p for p in pids if _procs.pid_alive(p)]
 
 
+BROKER_PROGRAMS = ("redis-server", "beam.smp", "epmd")
+
+
+def lab_processes(folder) -> list[str]:
+    """Return the broker programs still running for this lab folder, whoever their parent is.
+
+    Counted by the folder in their environment, not by pid files: an `epmd -daemon` the
+    node started itself has no pid file and re-parents to init.
+    """
+    found = []
+    for pid in _procs.strays(folder):
+        try:
+            comm = open(f"/proc/{pid}/comm").read().strip()
+        except OSError:
+            continue
+        if comm in BROKER_PROGRAMS:
+            found.append(f"{comm} ({pid})")
+    return found
+
+
+def _lab_env(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "AMQP_URL")}
+    env["LAB_DIR"] = str(tmp_path)
+    return env
+
+
 def test_kill_9_of_the_owner_leaves_no_broker_running(tmp_path):
     env = {**os.environ, "LAB_DIR": str(tmp_path)}
     env.pop("REDIS_URL", None)
@@ -41,6 +67,9 @@ def test_kill_9_of_the_owner_leaves_no_broker_running(tmp_path):
         os.kill(owner.pid, signal.SIGKILL)
         owner.wait(timeout=5)
         assert _procs.wait_until(lambda: not _alive(pids), timeout_s=10), _alive(pids)
+        assert _procs.wait_until(lambda: not lab_processes(tmp_path), timeout_s=10), lab_processes(
+            tmp_path
+        )
     finally:
         owner.kill()
 
@@ -90,5 +119,52 @@ def test_kill_9_of_the_lab_supervisor_ends_its_command_and_its_brokers(tmp_path)
         os.kill(lab.pid, signal.SIGKILL)
         lab.wait(timeout=5)
         assert _procs.wait_until(lambda: not _alive(pids), timeout_s=10), _alive(pids)
+        assert _procs.wait_until(lambda: not lab_processes(tmp_path), timeout_s=10), lab_processes(
+            tmp_path
+        )
+    finally:
+        lab.kill()
+
+
+def test_a_lab_run_that_ends_normally_leaves_no_broker_or_epmd(tmp_path):
+    lab = subprocess.run(
+        [sys.executable, "-m", "labsupport.lab", "run", "--", "true"],
+        env=_lab_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert lab.returncode == 0, lab.stderr
+    assert _procs.wait_until(lambda: not lab_processes(tmp_path), timeout_s=10), lab_processes(
+        tmp_path
+    )
+
+
+RESTARTER = """
+from labsupport import ensure_rabbitmq
+rabbit = ensure_rabbitmq()
+rabbit.restart()  # from now on this process owns the node, and its epmd
+print("up", flush=True)
+import time; time.sleep(120)
+"""
+
+
+def test_kill_9_of_a_kernel_that_restarted_rabbitmq_leaves_no_epmd(tmp_path):
+    lab = subprocess.Popen(
+        [sys.executable, "-m", "labsupport.lab", "run", "--", sys.executable, "-c", RESTARTER],
+        env=_lab_env(tmp_path),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = [lab.stdout.readline() for _ in range(3)]
+        assert lines[-1].strip() == "up", lines
+        kernel = subprocess.run(["pgrep", "-P", str(lab.pid)], capture_output=True, text=True)
+        for pid in kernel.stdout.split():
+            os.kill(int(pid), signal.SIGKILL)
+        assert lab.wait(timeout=60) != 0
+        assert _procs.wait_until(lambda: not lab_processes(tmp_path), timeout_s=10), lab_processes(
+            tmp_path
+        )
     finally:
         lab.kill()

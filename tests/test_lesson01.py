@@ -24,6 +24,8 @@ from labsupport.lessons.rest01 import (
     check_circuit_breaker,
     check_gateway,
     check_retry_get,
+)
+from labsupport.shop import (
     make_inventory_app,
     make_orders_app,
     make_payments_app,

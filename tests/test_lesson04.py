@@ -13,6 +13,7 @@ import redis
 
 from labsupport import config, fresh_name
 from labsupport.lessons import queues04 as q4
+from labsupport.waiting import wait_until
 
 NOTEBOOK = "04_pubsub_and_queues.ipynb"
 pytestmark = pytest.mark.broker
@@ -391,7 +392,7 @@ def test_a_restart_keeps_only_persistent_messages_in_durable_queues_and_loses_no
     outage_queue = declare(url, "outage", durable=True)
     traffic = q4.OutageTraffic(url, outage_queue, count=60, rate_per_s=40).start()
     try:
-        q4.wait_until(lambda: traffic.producer.confirmed >= 10, 10, "traffic under way")
+        wait_until(lambda: traffic.producer.confirmed >= 10, 10, "traffic under way")
         traffic.mark("stopping")
         rabbit_broker.stop()
         traffic.mark("starting")

@@ -9,7 +9,7 @@ import pytest
 from labsupport import _procs, serve_tcp
 from labsupport.demo import echo
 from labsupport.faults import FaultyProxy
-from labsupport.measure import BackgroundLoad
+from labsupport.plots import BackgroundLoad
 
 
 class EchoCall:

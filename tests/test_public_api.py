@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
-import pytest
-
 import labsupport
 
 
@@ -30,18 +26,4 @@ def test_loopback_is_kept_off_http_proxies():
     assert "127.0.0.1" in os.environ["no_proxy"].split(",")
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        "labsupport.brokers",
-        "labsupport.checks",
-        "labsupport.faults",
-        "labsupport.measure",
-        "labsupport.plots",
-    ],
-)
-def test_each_toolkit_module_exports_a_sorted_list_of_real_names(module):
-    imported = importlib.import_module(module)
-    assert imported.__all__ == sorted(imported.__all__)
-    missing = [name for name in imported.__all__ if not hasattr(imported, name)]
-    assert missing == []
+# Every package's __all__ (sorted, real, complete) is checked in tests/test_layout.py.

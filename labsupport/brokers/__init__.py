@@ -12,126 +12,20 @@ start-up again (RabbitMQ: about 5-7 s). That is the price of never leaving a nod
 
 from __future__ import annotations
 
-import secrets
-from urllib.parse import urlparse
-
-from .. import _net, _procs, config
-from ._broker import Broker, lab_lock, load_state, state_dir
-from ._find import find_epmd, find_rabbitmq_server, find_redis_server, missing_message
-from ._rabbitmq import RabbitBroker, amqp_handshake
-from ._redis import RedisBroker, ping
-
-_handles: dict[str, Broker] = {}
-
-
-def _from_url(cls: type[Broker], url: str, default_port: int) -> Broker:
-    parsed = urlparse(url)
-    broker = cls(url, parsed.hostname or config.HOST, parsed.port or default_port, managed=False)
-    if not broker.wait_up(timeout_s=5):
-        env = "REDIS_URL" if cls is RedisBroker else "AMQP_URL"
-        raise RuntimeError(
-            f"{cls.kind} is not reachable at {broker.host}:{broker.port} ({env}={url}). "
-            f"Start that server (e.g. 'docker compose up -d'), or unset {env} so the lab runs its own."
-        )
-    return broker
-
-
-def _ensure(kind: str, cls: type[Broker], new_state) -> Broker:
-    key = f"{config.lab_dir()}:{kind}"
-    known = _handles.get(key)
-    if known is not None and known.is_up():
-        return known
-    # One locked section from "is it there?" to "it is up": two kernels starting at
-    # once must end up with one broker, not two on different ports.
-    with lab_lock(kind):
-        state = load_state(kind)
-        if not (state and state.get("binary")):
-            state = new_state()
-        broker = cls(state["url"], config.HOST, state["port"], managed=True, state=state)
-        broker.start_locked()  # finds the running one, or starts it on the recorded port
-    _handles[key] = broker
-    return broker
-
-
-def ensure_redis(*, persistent: bool = False) -> Broker:
-    """Return the lab's Redis, starting a real redis-server if none is running.
-
-    Used from lesson 00 on. With persistent=True the append-only file is switched on.
-    """
-    if url := config.redis_url_override():
-        return _from_url(RedisBroker, url, 6379)
-
-    def new_state() -> dict:
-        binary = find_redis_server()
-        if binary is None:
-            raise RuntimeError(missing_message("redis", "No redis-server found on this machine."))
-        port = _net.free_port()
-        data_dir = state_dir() / "redis-data"
-        return {
-            "binary": binary,
-            "port": port,
-            "data_dir": str(data_dir),
-            "url": f"redis://{config.HOST}:{port}/0",
-            "persistent": persistent,
-        }
-
-    broker = _ensure("redis", RedisBroker, new_state)
-    if persistent and not broker.state.get("persistent"):
-        broker.set_persistence(True)
-    return broker
-
-
-def ensure_rabbitmq() -> Broker:
-    """Return the lab's RabbitMQ, starting a real node (about 7 s) if none is running."""
-    if url := config.amqp_url_override():
-        return _from_url(RabbitBroker, url, 5672)
-
-    def new_state() -> dict:
-        binary = find_rabbitmq_server()
-        if binary is None:
-            raise RuntimeError(
-                missing_message("rabbitmq", "No rabbitmq-server found on this machine.")
-            )
-        port = _net.free_port()
-        return {
-            "binary": binary,
-            "epmd": find_epmd(binary),
-            "port": port,
-            "dist_port": _net.free_port(),
-            "epmd_port": _net.free_port(),
-            "data_dir": str(state_dir() / "rabbitmq-data"),
-            "url": f"amqp://guest:guest@{config.HOST}:{port}/%2F",
-        }
-
-    return _ensure("rabbitmq", RabbitBroker, new_state)
-
-
-def stop_brokers() -> None:
-    """Stop every broker the lab manages (what `make lab` does when it exits)."""
-    for kind, cls in (("redis", RedisBroker), ("rabbitmq", RabbitBroker)):
-        state = load_state(kind)
-        if not state:
-            continue
-        key = f"{config.lab_dir()}:{kind}"
-        broker = _handles.get(key) or cls(
-            state["url"], config.HOST, state["port"], managed=True, state=state
-        )
-        broker.stop(timeout_s=20)
-        _handles.pop(key, None)
-
-
-def fresh_name(prefix: str) -> str:
-    """Return prefix plus a short random suffix: a queue or key name no earlier run used."""
-    return f"{prefix}.{secrets.token_hex(3)}"
-
-
-_procs.sweep_stale()
+from ._broker import Broker
+from ._ensure import ensure_rabbitmq, ensure_redis, fresh_name, stop_brokers
+from ._find import WAYS_OUT, find_rabbitmq_server, find_redis_server
+from ._rabbitmq import amqp_handshake
+from ._redis import ping
 
 __all__ = [
     "Broker",
+    "WAYS_OUT",
     "amqp_handshake",
     "ensure_rabbitmq",
     "ensure_redis",
+    "find_rabbitmq_server",
+    "find_redis_server",
     "fresh_name",
     "ping",
     "stop_brokers",

@@ -56,6 +56,9 @@ class RabbitBroker(Broker):
             # Makes the start script exec the VM instead of wrapping it, so the pid we hold
             # is the node itself and SIGTERM reaches it (a clean shutdown).
             RUNNING_UNDER_SYSTEMD="true",
+            # Never let Erlang start `epmd -daemon` itself: that epmd re-parents to init and
+            # escapes every cleanup. Without the lab's epmd the node fails to start, loudly.
+            ERL_AFLAGS="-start_epmd false",
         )
         for var in ("RABBITMQ_ALLOW_INPUT", "NOTIFY_SOCKET"):
             env.pop(var, None)
@@ -71,9 +74,16 @@ class RabbitBroker(Broker):
         proc = _procs.spawn(argv, label="epmd", env=env, log_path=data_dir / "epmd.log")
         self.state["epmd_pid"] = proc.pid
         self._epmd_proc = proc
-        _procs.wait_until(
-            lambda: _net.port_open(config.HOST, self.state["epmd_port"]), timeout_s=10
+        listening = _procs.wait_until(
+            lambda: proc.poll() is None and _net.port_open(config.HOST, self.state["epmd_port"]),
+            timeout_s=10,
         )
+        if not listening:
+            _procs.terminate(proc, timeout_s=2)
+            raise RuntimeError(
+                f"epmd did not listen on port {self.state['epmd_port']} within 10 s "
+                f"(see {data_dir / 'epmd.log'}): run 'python -m labsupport.lab down' and retry"
+            )
 
     def _launch(self) -> subprocess.Popen:
         data_dir = Path(self.state["data_dir"])
@@ -92,7 +102,11 @@ class RabbitBroker(Broker):
             _procs.terminate(proc, timeout_s=2)
             self._epmd_proc = None
         elif self.state.get("epmd_pid") and _procs.pid_alive(self.state["epmd_pid"]):
+            pid = self.state["epmd_pid"]
             try:
-                os.killpg(self.state["epmd_pid"], signal.SIGTERM)
+                os.killpg(pid, signal.SIGTERM)
             except (ProcessLookupError, PermissionError):
                 pass
+            # Wait for it to go, or the next start finds its port still taken and fails.
+            _procs.wait_until(lambda: not _procs.pid_alive(pid), timeout_s=5)
+        _procs.reap_strays(Path(self.state["data_dir"]))

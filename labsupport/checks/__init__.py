@@ -30,6 +30,15 @@ status in the output's metadata (`metadata["labsupport"]["check"]`) for the grad
 from __future__ import annotations
 
 from ._report import CaseResult, TaskReport
-from ._task import CheckFailed, Task, check, show_report, task
+from ._task import STRICT_ENV, CheckFailed, Task, check, show_report, task
 
-__all__ = ["CaseResult", "CheckFailed", "Task", "TaskReport", "check", "show_report", "task"]
+__all__ = [
+    "CaseResult",
+    "CheckFailed",
+    "STRICT_ENV",
+    "Task",
+    "TaskReport",
+    "check",
+    "show_report",
+    "task",
+]

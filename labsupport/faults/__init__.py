@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+import typing
 
 from ._dice import FaultStats
 from .asgi import FaultInjector, HttpFaultKnobs, HttpFaults, add_faults
@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typing.Any:
     # Load grpc only when the interceptor is asked for: importing labsupport must stay
     # free of grpc (tests/test_public_api.py checks it).
     if name in ("GrpcFaultInterceptor", "GrpcFaultKnobs"):

@@ -27,7 +27,7 @@ from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from ..checks._task import STRICT_ENV
+from ..checks import STRICT_ENV
 
 INTERRUPT_GRACE_S = 5.0
 # nbclient logs each timeout as an error; the grader reports it in the row instead.

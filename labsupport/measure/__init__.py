@@ -21,9 +21,8 @@ and in its own process:
 
 from __future__ import annotations
 
+from labsupport.display import Table
 from labsupport.measure._common import StatusError, status_errors
-from labsupport.measure._table import Table
-from labsupport.measure.background import BackgroundLoad
 from labsupport.measure.closed_loop import run_closed_loop
 from labsupport.measure.compare import compare
 from labsupport.measure.open_loop import run_open_loop
@@ -33,7 +32,6 @@ from labsupport.measure.result import LatencySummary, LoadResult, Timeline
 from labsupport.measure.schedule import make_schedule
 
 __all__ = [
-    "BackgroundLoad",
     "LatencySummary",
     "LoadResult",
     "NOT_STARTED",

@@ -1,39 +1,9 @@
-"""Put runs side by side: the summary columns every table shows, and `compare`."""
+"""Put runs side by side in one table: `compare`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from labsupport.measure._table import Table
-
-if TYPE_CHECKING:
-    from labsupport.measure.result import LatencySummary, LoadResult
-
-
-def summary_row(s: LatencySummary) -> dict:
-    """Turn a summary into the columns shown in tables."""
-    return {
-        "count": s.count,
-        "errors": s.errors,
-        "p50 ms": s.p50_ms,
-        "p90 ms": s.p90_ms,
-        "p99 ms": s.p99_ms,
-        "p99.9 ms": s.p999_ms,
-        "max ms": s.max_ms,
-        "mean ms": s.mean_ms,
-        "req/s": s.throughput_per_s,
-        "max late ms": s.max_lateness_ms,
-    }
-
-
-def describe_placement(placement: dict) -> str:
-    """Say where a run's threads were allowed to run and where they were seen running."""
-    if not placement:
-        return "unknown"
-    allowed = placement.get("affinity")
-    seen = placement.get("cpus_seen")
-    text = f"allowed CPUs {allowed} of {placement.get('nproc')}"
-    return text + (f", measuring threads seen on {seen}" if seen else "")
+from labsupport.display import Table
+from labsupport.measure.result import LoadResult, describe_placement, summary_row
 
 
 def compare(results: dict[str, LoadResult]) -> Table:

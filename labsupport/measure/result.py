@@ -8,8 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from labsupport.measure._table import Table
-from labsupport.measure.compare import describe_placement, summary_row
+from labsupport.display import Table
 from labsupport.measure.records import NOT_STARTED, UNFINISHED, RecordTable, nearest_rank
 
 
@@ -204,3 +203,29 @@ class LoadResult:
 
     def _repr_html_(self) -> str:
         return f"<p><b>{self.describe()}</b></p>{self.as_table()._repr_html_()}"
+
+
+def summary_row(s: LatencySummary) -> dict:
+    """Turn a summary into the columns shown in tables."""
+    return {
+        "count": s.count,
+        "errors": s.errors,
+        "p50 ms": s.p50_ms,
+        "p90 ms": s.p90_ms,
+        "p99 ms": s.p99_ms,
+        "p99.9 ms": s.p999_ms,
+        "max ms": s.max_ms,
+        "mean ms": s.mean_ms,
+        "req/s": s.throughput_per_s,
+        "max late ms": s.max_lateness_ms,
+    }
+
+
+def describe_placement(placement: dict) -> str:
+    """Say where a run's threads were allowed to run and where they were seen running."""
+    if not placement:
+        return "unknown"
+    allowed = placement.get("affinity")
+    seen = placement.get("cpus_seen")
+    text = f"allowed CPUs {allowed} of {placement.get('nproc')}"
+    return text + (f", measuring threads seen on {seen}" if seen else "")

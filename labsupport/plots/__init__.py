@@ -22,16 +22,25 @@ from ._output import (
     save_figure,
     slugify,
 )
+from .background import BackgroundLoad
 from .bars import plot_comparison
 from .distribution import plot_latency_cdf, plot_latency_histogram
 from .live import LivePlot
 from .panel import ControlPanel, controls
-from .queues import plot_breaker_states, plot_queue_depth
+from .queues import (
+    STATE_COLORS,
+    STATE_LABELS,
+    draw_state_band,
+    plot_breaker_states,
+    plot_queue_depth,
+    state_spans,
+)
 from .sequence import Message, plot_sequence
 from .timeline import plot_latency_over_time, plot_throughput
 
 __all__ = [
     "BLUE",
+    "BackgroundLoad",
     "ControlPanel",
     "GREEN",
     "GREY",
@@ -40,10 +49,13 @@ __all__ = [
     "LivePlot",
     "Message",
     "ORANGE",
+    "STATE_COLORS",
+    "STATE_LABELS",
     "VERMILLION",
     "as_runs",
     "as_series",
     "controls",
+    "draw_state_band",
     "lab_style",
     "new_figure",
     "plot_breaker_states",
@@ -57,4 +69,5 @@ __all__ = [
     "plots_dir",
     "save_figure",
     "slugify",
+    "state_spans",
 ]

@@ -17,7 +17,7 @@ import redis
 from labsupport import ensure_redis
 from labsupport.checks import task
 
-from .queues04_rig import HandlerFailed, WorkerCrashed, run_consumer, work_queue
+from ._fixtures import HandlerFailed, WorkerCrashed, run_consumer, work_queue
 
 
 def _fresh_id() -> str:

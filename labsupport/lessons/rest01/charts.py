@@ -12,19 +12,21 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from labsupport.observe import most_within
 from labsupport.plots import (
     BLUE,
     GREEN,
     GREY,
     ORANGE,
+    STATE_COLORS,
+    STATE_LABELS,
     VERMILLION,
+    draw_state_band,
     lab_style,
     new_figure,
     save_figure,
+    state_spans,
 )
-from labsupport.plots.queues import draw_state_band, state_spans
-
-from .rest01_tools import most_within
 
 
 def draw_chain(axes: Sequence[Axes], rows: Sequence[Mapping]) -> None:
@@ -184,8 +186,6 @@ def plot_breaker_run(
 
 def _state_legend(ax: Axes, transitions) -> None:
     from matplotlib.patches import Patch
-
-    from labsupport.plots.queues import STATE_COLORS, STATE_LABELS
 
     seen = dict.fromkeys(str(s).replace("-", "_") for _, s in transitions)
     handles = [Patch(color=STATE_COLORS[s], alpha=0.35, label=STATE_LABELS[s]) for s in seen]

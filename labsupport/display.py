@@ -1,17 +1,25 @@
-"""Render small tables of numbers as plain text and as HTML."""
+"""Show things in a notebook: small tables of figures, and a helper's source.
+
+Table([{"queue": "orders", "depth": 12}, {"queue": "billing", "depth": 0}])
+Table.by_name({"prefetch 1": {"msg/s": 5100}}, first_column="setting")
+show_source(serve_app)   # what `serve_app??` shows, as a cell's result
+"""
 
 from __future__ import annotations
 
 import html
+import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+__all__ = ["Table", "format_number", "show_source"]
 
 
 def format_number(value) -> str:
     """Format a figure with about three significant digits, integers as they are."""
     if value is None:
         return "-"
-    if isinstance(value, bool) or isinstance(value, int | str):
+    if isinstance(value, bool | int | str) or not isinstance(value, float):
         return str(value)
     if math.isnan(value):
         return "-"
@@ -31,6 +39,11 @@ class Table:
     def __init__(self, rows: Sequence[dict], notes: Sequence[str] = ()) -> None:
         self.rows = [dict(r) for r in rows]
         self.notes = list(notes)
+
+    @classmethod
+    def by_name(cls, rows: Mapping[str, Mapping], first_column: str = "") -> Table:
+        """Build a table from named rows ({name: {column: value}}): names become a first column."""
+        return cls([{first_column: name, **row} for name, row in rows.items()])
 
     def _columns(self) -> list[str]:
         columns: list[str] = []
@@ -63,3 +76,10 @@ class Table:
     def to_rows(self) -> list[dict]:
         """Return the rows as a list of dicts (for pandas or csv)."""
         return [dict(r) for r in self.rows]
+
+
+def show_source(obj) -> object:
+    """Show a helper's source with syntax colours: what `obj??` shows, as a cell's result."""
+    from IPython.display import Code
+
+    return Code(inspect.getsource(obj), language="python")

@@ -1,4 +1,9 @@
-"""Watch lesson 01's services from outside: a log of every call, breaker states on one clock.
+"""Watch services from outside: every call they saw, states on one clock, hops of a trace.
+
+- `CallLog` wraps an ASGI app and notes every HTTP request (lesson 01's retries and storms).
+- `StateLog` records a circuit breaker's states on the clock of a measured run.
+- `log_hop` / `read_trace` follow one correlation id across services and processes
+  through a Redis stream (lesson 04's traced chain).
 
 `CallLog` wraps an ASGI app so every HTTP request is noted with its arrival time and
 final status, including requests that fault middleware answered before any route ran.
@@ -19,7 +24,12 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import redis
+
+__all__ = ["Call", "CallLog", "StateLog", "log_hop", "most_within", "read_trace"]
 
 
 @dataclass
@@ -113,26 +123,6 @@ def most_within(times_s: Sequence[float], window_s: float) -> int:
     return max((bisect_left(times_s, t + window_s) - i for i, t in enumerate(times_s)), default=0)
 
 
-def run_together(fn: Callable[[], Any], copies: int, timeout_s: float = 10.0) -> int:
-    """Run fn in `copies` threads released at the same instant; return how many finished in time.
-
-    First used in lesson 01, where many clients fail at one moment and retry.
-    """
-    gate = threading.Barrier(copies)
-
-    def released() -> None:
-        gate.wait(timeout_s)
-        fn()
-
-    threads = [threading.Thread(target=released, daemon=True) for _ in range(copies)]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + timeout_s
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    return sum(not t.is_alive() for t in threads)
-
-
 class StateLog:
     """Record a circuit breaker's states on the clock of a measured run.
 
@@ -184,3 +174,24 @@ class StateLog:
     def __repr__(self) -> str:
         moves = ", ".join(f"{s} at {t:.2f} s" for t, s in self.transitions)
         return f"<StateLog: {moves}>"
+
+
+def log_hop(
+    r: redis.Redis, trace_key: str, t: float, sender: str, to: str, label: str, cid: str
+) -> None:
+    """Append one hop, sent at wall-clock time t (processes agree on it), to the trace stream."""
+    hop = {"t": t, "from": sender, "to": to, "label": label, "cid": cid}
+    r.xadd(trace_key, hop, maxlen=10_000)
+
+
+def read_trace(r: redis.Redis, trace_key: str) -> list[tuple[float, str, str, str, str]]:
+    """Read the hops logged in a trace stream as (t_s, from, to, label, correlation_id)."""
+    hops = []
+    for _entry_id, hop in r.xrange(trace_key):
+        text = {_text(k): _text(v) for k, v in hop.items()}
+        hops.append((float(text["t"]), text["from"], text["to"], text["label"], text["cid"]))
+    return sorted(hops)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

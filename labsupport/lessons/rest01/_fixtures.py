@@ -21,9 +21,8 @@ import httpx
 
 from labsupport import serve_app
 from labsupport.faults import FaultyProxy, HttpFaults, add_faults
-
-from .rest01_shop import make_orders_app, make_payments_app, make_users_app
-from .rest01_tools import CallLog
+from labsupport.observe import CallLog
+from labsupport.shop import make_orders_app, make_payments_app, make_users_app
 
 
 class CircuitOpenError(RuntimeError):

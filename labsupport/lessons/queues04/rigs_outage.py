@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pika
 from pika.exceptions import AMQPError
 
-from .queues04_consumers import _Looping, connect
+from labsupport.messaging import StoppableThread, connect_amqp
 
 
 @dataclass
@@ -38,7 +38,7 @@ class OutageLog:
         return [d for _, ro, k, d in self.events if ro == role and k == kind]
 
 
-class _Producer(_Looping):
+class _Producer(StoppableThread):
     def __init__(self, url: str, queue: str, count: int, rate_per_s: float, log: OutageLog):
         super().__init__("outage-producer", max_s=60.0)
         self.url, self.queue, self.log = url, queue, log
@@ -54,7 +54,7 @@ class _Producer(_Looping):
             time.sleep(max(0.0, start + self.confirmed / self.rate_per_s - time.monotonic()))
             try:
                 if channel is None:
-                    connection = connect(self.url)
+                    connection = connect_amqp(self.url)
                     channel = connection.channel()
                     channel.confirm_delivery()
                     self.log.add("producer", "connected")
@@ -73,7 +73,7 @@ class _Producer(_Looping):
         _close_quietly(connection)
 
 
-class _Consumer(_Looping):
+class _Consumer(StoppableThread):
     def __init__(self, url: str, queue: str, log: OutageLog):
         super().__init__("outage-consumer", max_s=60.0)
         self.url, self.queue, self.log = url, queue, log
@@ -83,7 +83,7 @@ class _Consumer(_Looping):
         while self.keep_going():
             connection = None
             try:
-                connection = connect(self.url)
+                connection = connect_amqp(self.url)
                 channel = connection.channel()
                 channel.basic_qos(prefetch_count=10)
                 channel.basic_consume(self.queue, self.on_message)

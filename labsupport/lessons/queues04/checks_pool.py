@@ -14,7 +14,7 @@ from collections import Counter
 
 from labsupport.checks import task
 
-from .queues04_rig import work_queue
+from ._fixtures import work_queue
 
 TARGET_EVEN_PER_S = 100.0  # about twice what one consumer manages at 20 ms a message
 TARGET_UNEVEN_PER_S = 90.0  # one consumer holding every slow message gets about 45/s

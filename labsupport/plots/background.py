@@ -16,9 +16,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from .open_loop import run_open_loop
-from .records import RequestRecord
-from .result import LoadResult
+from ..measure import LoadResult, RequestRecord, run_open_loop
+from .live import LivePlot
 
 SEGMENT_S = 1.0
 
@@ -52,8 +51,6 @@ class BackgroundLoad:
         self.records: list[RequestRecord] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        from ..plots import LivePlot  # plots imports measure; import late to avoid a cycle
-
         # Shown now, under the cell that built it: a start button's callback runs outside
         # any cell, and a plot first shown from there would land in the log, not here.
         self._live = LivePlot(title, max_fps=1.0)

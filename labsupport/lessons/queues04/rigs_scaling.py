@@ -8,24 +8,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .queues04_consumers import (
-    ConsumerThread,
-    DepthSampler,
-    _Looping,
-    connect,
-    wait_for_consumers,
-    wait_until,
-)
+from labsupport.messaging import StoppableThread, connect_amqp, wait_for_consumers
+from labsupport.waiting import wait_until
+
+from .rigs import DepthSampler
+from .services import ConsumerThread
 
 
-class _SteadyProducer(_Looping):
+class _SteadyProducer(StoppableThread):
     def __init__(self, url: str, queue: str, rate_per_s: float):
         super().__init__("steady-producer", max_s=60.0)
         self.url, self.queue, self.rate_per_s = url, queue, rate_per_s
         self.sent = 0
 
     def loop(self) -> None:
-        with connect(self.url) as connection:
+        with connect_amqp(self.url) as connection:
             channel = connection.channel()
             start = time.monotonic()
             while self.keep_going():
@@ -127,7 +124,7 @@ def fast_and_slow(
     try:
         wait_for_consumers(url, queue, 2)
         start = time.monotonic()
-        with connect(url) as connection:
+        with connect_amqp(url) as connection:
             channel = connection.channel()
             for n in range(messages):
                 channel.basic_publish("", queue, str(n).encode())

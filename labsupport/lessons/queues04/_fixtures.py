@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 import pika
 
 from labsupport import ensure_rabbitmq, fresh_name
-
-from .queues04_consumers import connect
+from labsupport.messaging import connect_amqp
 
 
 class WorkerCrashed(BaseException):  # noqa: N818 - it names an event, like KeyboardInterrupt
@@ -45,7 +44,7 @@ class Rig:
         """
         run = uuid.uuid4().hex[:8]
         new = [f"{prefix}-{run}-{n}" for n in range(count)]
-        with connect(self.url) as connection:
+        with connect_amqp(self.url) as connection:
             channel = connection.channel()
             channel.confirm_delivery()
             for message_id in new:
@@ -56,13 +55,13 @@ class Rig:
 
     def depth(self) -> int:
         """Return how many messages wait in the work queue (unacked ones excluded)."""
-        with connect(self.url) as connection:
+        with connect_amqp(self.url) as connection:
             return connection.channel().queue_declare(self.queue, passive=True).method.message_count
 
     def dead(self) -> list[str]:
         """Take every message from the dead-letter queue; return their message ids."""
         found = []
-        with connect(self.url) as connection:
+        with connect_amqp(self.url) as connection:
             channel = connection.channel()
             while True:
                 method, props, _body = channel.basic_get(self.dead_letters, auto_ack=True)
@@ -78,7 +77,7 @@ def work_queue(dead_lettering: bool = True) -> Iterator[Rig]:
     names = fresh_name("check.work"), fresh_name("check.dead"), fresh_name("check.dlx")
     rig = Rig(url, *names)
     expires = {"x-expires": 120_000}  # a safety net if the kernel dies before the cleanup
-    with connect(url) as connection:
+    with connect_amqp(url) as connection:
         channel = connection.channel()
         channel.exchange_declare(rig.exchange, exchange_type="fanout")
         channel.queue_declare(rig.dead_letters, arguments=expires)
@@ -88,7 +87,7 @@ def work_queue(dead_lettering: bool = True) -> Iterator[Rig]:
     try:
         yield rig
     finally:
-        with connect(url) as connection:
+        with connect_amqp(url) as connection:
             channel = connection.channel()
             for queue in (rig.queue, rig.dead_letters):
                 channel.queue_delete(queue)
@@ -102,7 +101,7 @@ def run_consumer(consume: Callable, rig: Rig, handle: Callable, **kwargs) -> tup
     closed without acks, as a killed process's socket would be: the broker requeues
     whatever the consumer held unacked, and only that.
     """
-    connection = connect(rig.url)
+    connection = connect_amqp(rig.url)
     try:
         return consume(connection.channel(), rig.queue, handle, **kwargs), False
     except WorkerCrashed:

@@ -13,7 +13,7 @@ import httpx
 
 from labsupport.checks import task
 
-from .rest01_fixtures import expect_reply, run_learner, services_under_test
+from ._fixtures import expect_reply, run_learner, services_under_test
 
 PAYMENT = "/payments/1"
 MISSING_PAYMENT = "/payments/4040"

@@ -4,7 +4,7 @@
 spawn method, so it must live in a module file). It takes orders from a queue and, for
 each, sends a receipt: one entry in the Redis list `<key>:receipts`. After its
 `stall_after`-th receipt it gets stuck *after the receipt and before the ack*, the
-worst moment to die, and `kill_mid_message` SIGKILLs it there.
+worst moment to die, and `rigs.kill_mid_message` SIGKILLs it there.
 """
 
 from __future__ import annotations
@@ -64,40 +64,3 @@ def billing_worker(
         if not auto_ack:
             channel.basic_ack(method.delivery_tag)
     connection.close()
-
-
-def kill_mid_message(
-    amqp_url: str, redis_url: str, queue: str, key: str, published: int, *,
-    auto_ack: bool = False, idempotent: bool = False, stall_after: int = 5, prefetch: int = 5,
-    timeout_s: float = 20.0,
-):  # fmt: skip
-    """Start `billing_worker` in a process, wait until it hangs mid-message, SIGKILL it.
-
-    Before the kill it also waits until the broker has handed the worker all it will:
-    the prefetch window (manual acks) or every message (auto-ack), so the counts that
-    follow are the same on every run. Returns the dead `Worker` (exit code -9).
-    """
-    from labsupport.faults import start_worker
-
-    from .queues04_consumers import queue_depth, wait_until
-
-    r = redis.Redis.from_url(redis_url)
-    worker = start_worker(
-        billing_worker, amqp_url, queue, redis_url, key, auto_ack=auto_ack,
-        idempotent=idempotent, stall_after=stall_after, prefetch=prefetch, name=f"billing.{key}",
-    )  # fmt: skip
-
-    def stalled() -> bool:
-        if worker.exitcode is not None:
-            raise RuntimeError(f"{worker!r} ended before reaching its stall: see its output above")
-        return bool(r.exists(f"{key}:stalled"))
-
-    try:
-        wait_until(stalled, timeout_s, "the worker reaching its stall")
-        handed_over = published if auto_ack else min(published, stall_after - 1 + prefetch)
-        left = published - handed_over
-        wait_until(lambda: queue_depth(amqp_url, queue) == left, 5, "the prefetch window filling")
-    finally:
-        worker.kill()
-        r.close()
-    return worker

@@ -13,8 +13,8 @@ import httpx
 
 from labsupport.checks import task
 
-from .rest01_fixtures import CircuitOpenError, run_learner, services_under_test
-from .rest01_retry_check import PAYMENT
+from ._fixtures import CircuitOpenError, run_learner, services_under_test
+from .checks_retry import PAYMENT
 
 COOL_DOWN_S = 0.25
 

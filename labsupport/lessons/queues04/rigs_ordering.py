@@ -6,7 +6,10 @@ import json
 import time
 import zlib
 
-from .queues04_consumers import ConsumerThread, connect, wait_for_consumers, wait_until
+from labsupport.messaging import connect_amqp, wait_for_consumers
+from labsupport.waiting import wait_until
+
+from .services import ConsumerThread
 
 STEP_MS = {"placed": 30.0, "paid": 2.0, "shipped": 2.0}  # placing an order is the slow step
 
@@ -29,7 +32,7 @@ def run_order_events(
     direct exchange routes each event by `partition_for(order_id, N)` to one of N queues,
     each with a single consumer. All queues are exclusive to this call's connection.
     """
-    with connect(url) as connection:
+    with connect_amqp(url) as connection:
         channel = connection.channel()
         channel.confirm_delivery()
         channel.exchange_declare(name, exchange_type="direct", auto_delete=True)
@@ -77,7 +80,7 @@ def settled_depth(url: str, queue: str, quiet_s: float = 0.3, timeout_s: float =
     Without publisher confirms, basic_publish returns before the broker has enqueued
     the message, so a count taken at once can be short.
     """
-    with connect(url) as connection:
+    with connect_amqp(url) as connection:
         channel = connection.channel()
         deadline = time.monotonic() + timeout_s
         last, since = -1, time.monotonic()

@@ -13,7 +13,7 @@ import httpx
 
 from labsupport.checks import task
 
-from .rest01_fixtures import Outcome, Service, run_learner_async, services_under_test
+from ._fixtures import Outcome, Service, run_learner_async, services_under_test
 
 USER_ID = 7
 PARTS = {"profile": ("users", "/users/{}"), "orders": ("orders", "/users/{}/orders")}
