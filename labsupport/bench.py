@@ -10,7 +10,9 @@ because on a small VM placement moves latency more than anything else.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
+import pkgutil
 import re
 import shutil
 import socket
@@ -244,6 +246,31 @@ def bench_wrk(url: str) -> None:
     report("httpx_over_thin_p50", httpx_ratios)
 
 
+def bench_lessons() -> None:
+    """Print the figures each lesson measures itself (`labsupport/lessons/<pkg>/bench.py`).
+
+    Each lesson's `measure()` runs both sides of its ratios in one call and returns
+    `{name: value}`; a lesson whose bench fails says so in a comment and the rest go on.
+    """
+    import labsupport.lessons as lessons
+
+    for info in sorted(pkgutil.iter_modules(lessons.__path__), key=lambda m: m.name):
+        name = f"labsupport.lessons.{info.name}.bench"
+        if not info.ispkg or importlib.util.find_spec(name) is None:
+            continue
+        started = time.monotonic()
+        try:
+            figures = importlib.import_module(name).measure()
+        except Exception as exc:  # one lesson's missing tool must not hide the others
+            print(f"# {info.name}: bench failed: {type(exc).__name__}: {exc}")
+            continue
+        finally:
+            stop_all()
+        for figure, value in figures.items():
+            print(f"{figure}={value:.4g}" if isinstance(value, float) else f"{figure}={value}")
+        print(f"# {info.name}: {time.monotonic() - started:.0f} s")
+
+
 def main() -> None:
     """Start the services, run every figure, stop everything."""
     can_pin = hasattr(os, "sched_getaffinity")
@@ -275,6 +302,7 @@ def main() -> None:
             bench_wrk(isolated.url)
     finally:
         stop_all()
+    bench_lessons()
     print(
         f"# measuring threads were seen on CPUs {sorted(SEEN)}; load average now {load_average()}"
     )
