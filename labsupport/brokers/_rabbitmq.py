@@ -68,8 +68,11 @@ class RabbitBroker(Broker):
         if _net.port_open(config.HOST, self.state["epmd_port"]):
             return
         epmd = self.state.get("epmd")
-        if not epmd:
-            return  # the node will start a daemonised epmd of its own
+        if not epmd:  # the node may not start its own (ERL_AFLAGS): say so now, not in 90 s
+            raise RuntimeError(
+                "RabbitMQ needs Erlang's epmd and none was found: install the Debian package "
+                "erlang-base (or your distribution's erlang), or set AMQP_URL to a running broker"
+            )
         argv = [epmd, "-port", str(self.state["epmd_port"]), "-address", config.HOST]
         proc = _procs.spawn(argv, label="epmd", env=env, log_path=data_dir / "epmd.log")
         self.state["epmd_pid"] = proc.pid
