@@ -73,3 +73,300 @@ def test_a_broken_contract_says_protoc_failed(tmp_path):
     bad.write_text('syntax = "proto3";\nmessage X { strin sku = 1; }\n')
     with pytest.raises(RuntimeError, match="protoc could not compile"):
         compile_proto(bad, tmp_path / "gen")
+
+
+# --- the exercise checks: the solution passes, the blank and wrong answers fail ----------
+
+NOTEBOOK = "03_grpc.ipynb"
+
+
+def load_answers(folder: str) -> dict:
+    """Run the task cells (those starting with `class` or `def`) of a lesson-03 notebook."""
+    import threading
+
+    import grpc
+    import nbformat
+
+    from labsupport.shop import load_shop
+
+    shop_pb2, shop_pb2_grpc = load_shop()
+    nb = nbformat.read(config.REPO_ROOT / folder / NOTEBOOK, as_version=4)
+    space = {"threading": threading, "grpc": grpc, "shop_pb2": shop_pb2}
+    space["shop_pb2_grpc"] = shop_pb2_grpc
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.startswith(("class ", "def ")):
+            exec(compile(cell.source, f"{folder}/{NOTEBOOK}", "exec"), space)
+    return space
+
+
+@pytest.fixture(scope="module")
+def answers() -> dict:
+    return {"solutions": load_answers("solutions"), "exercises": load_answers("exercises")}
+
+
+def checks() -> dict:
+    from labsupport.lessons import grpc03
+
+    return {
+        "orders_servicer": (grpc03.check_orders_servicer, "OrdersServicer"),
+        "resume_feed": (grpc03.check_resume_feed, "collect_orders"),
+    }
+
+
+def failed_cases(report) -> dict[str, str]:
+    return {c.name: c.message for c in report.cases if c.outcome != "passed"}
+
+
+@pytest.mark.parametrize("run", [1, 2, 3])
+@pytest.mark.parametrize("task_id", ["orders_servicer", "resume_feed"])
+def test_the_solution_notebook_passes_every_case_three_runs_in_a_row(answers, task_id, run):
+    check, name = checks()[task_id]
+
+    report = check.run(answers["solutions"][name])
+
+    assert report.status == "passed", str(report)
+    assert report.score == 1.0 and report.total >= 6
+
+
+@pytest.mark.parametrize("task_id", ["orders_servicer", "resume_feed"])
+def test_the_blank_exercise_reads_not_attempted_and_scores_zero(answers, task_id):
+    check, name = checks()[task_id]
+
+    report = check.run(answers["exercises"][name])
+
+    assert report.status == "not attempted", str(report)
+    assert report.score == 0.0 and "Traceback" not in str(report)
+
+
+# Wrong OrdersServicer answers: each overrides one method of the solution's class.
+
+
+def wrong_servicer(answers, **methods):
+    base = answers["solutions"]["OrdersServicer"]
+    return type("Wrong", (base,), methods)
+
+
+def make_wrong_orders():
+    import grpc
+
+    from labsupport.shop import load_shop
+
+    pb2, _ = load_shop()
+
+    def place_with(timeout_of, catch=True, remap=None, validate=True, validate_late=False):
+        def PlaceOrder(self, request, context):  # noqa: N802
+            bad = not request.sku or not 1 <= request.qty <= 100
+            if validate and bad and not validate_late:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "bad request")
+            with self.lock:
+                order_id = len(self.orders) + 1
+                self.orders[order_id] = None
+            reserve = pb2.ReserveStockRequest(sku=request.sku, qty=request.qty, order_id=order_id)
+            try:
+                self.inventory.ReserveStock(reserve, **timeout_of(context))
+            except grpc.RpcError as exc:
+                if not catch:
+                    raise
+                context.abort(remap or exc.code(), exc.details())
+            if validate_late and bad:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "bad request")
+            order = pb2.Order(
+                order_id=order_id, sku=request.sku, qty=request.qty, user_id=request.user_id
+            )
+            self.orders[order_id] = order
+            return order
+
+        return PlaceOrder
+
+    def propagate(context):
+        return {"timeout": context.time_remaining()}
+
+    def wrong_code_for_bad_request(self, request, context):  # noqa: N802
+        if not request.sku or not 1 <= request.qty <= 100:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "bad request")
+        return place_with(propagate)(self, request, context)
+
+    def empty_order_when_missing(self, request, context):  # noqa: N802
+        if request.order_id < 1:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "ids start at 1")
+        return self.orders.get(request.order_id) or pb2.Order()
+
+    def key_error_when_missing(self, request, context):  # noqa: N802
+        if request.order_id < 1:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "ids start at 1")
+        return self.orders[request.order_id]
+
+    def not_found_for_every_bad_id(self, request, context):  # noqa: N802
+        order = self.orders.get(request.order_id)
+        if order is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, "no such order")
+        return order
+
+    def forgets_the_user(self, request, context):  # noqa: N802
+        order = place_with(propagate)(self, request, context)
+        order.user_id = 0
+        return order
+
+    return [
+        ("returns an empty Order", {"GetOrder": empty_order_when_missing}, "never placed"),
+        ("lets a KeyError out", {"GetOrder": key_error_when_missing}, "never placed"),
+        ("NOT_FOUND for id 0", {"GetOrder": not_found_for_every_bad_id}, "below 1"),
+        ("validates nothing", {"PlaceOrder": place_with(propagate, validate=False)}, "refused"),
+        (
+            "validates after reserving",
+            {"PlaceOrder": place_with(propagate, validate_late=True)},
+            "refused before",
+        ),
+        ("FAILED_PRECONDITION for bad qty", {"PlaceOrder": wrong_code_for_bad_request}, "refused"),
+        ("lets RpcError out (UNKNOWN)", {"PlaceOrder": place_with(propagate, catch=False)}, "own code"),
+        (
+            "INTERNAL for every downstream error",
+            {"PlaceOrder": place_with(propagate, remap=grpc.StatusCode.INTERNAL)},
+            "own code",
+        ),
+        (
+            "UNAVAILABLE for every downstream error",
+            {"PlaceOrder": place_with(propagate, remap=grpc.StatusCode.UNAVAILABLE)},
+            "own code",
+        ),
+        ("no deadline downstream", {"PlaceOrder": place_with(lambda c: {})}, "deadline"),
+        ("a fixed 5 s downstream", {"PlaceOrder": place_with(lambda c: {"timeout": 5})}, "deadline"),
+        ("drops the user id", {"PlaceOrder": forgets_the_user}, "reads it back"),
+    ]  # fmt: skip
+
+
+WRONG_ORDERS = [pytest.param(m, c, id=n) for n, m, c in make_wrong_orders()]
+
+
+@pytest.mark.parametrize(("methods", "case"), WRONG_ORDERS)
+def test_a_wrong_orders_servicer_fails_the_case_that_targets_it(answers, methods, case):
+    from labsupport.lessons.grpc03 import check_orders_servicer
+
+    report = check_orders_servicer.run(wrong_servicer(answers, **methods))
+
+    failed = failed_cases(report)
+    assert report.status == "failed", str(report)
+    assert any(case in name for name in failed), str(report)
+    assert all(c.hint for c in report.cases if c.outcome != "passed")
+
+
+# Wrong collect_orders answers.
+
+KEPT_CALLS: list = []
+
+
+def make_collector(
+    resume=lambda first, last, n: last,
+    retry_codes=("UNAVAILABLE",),
+    attempts=lambda m: m,
+    on_give_up="raise",
+    extra=0,
+    keep_calls=False,
+):
+    import grpc
+
+    from labsupport.shop import load_shop
+
+    pb2, _ = load_shop()
+
+    def collect_orders(stub, after_order_id, count, *, max_attempts=5):
+        orders, last, error = [], after_order_id, None
+        for _attempt in range(attempts(max_attempts)):
+            after = resume(after_order_id, last, len(orders))
+            call = stub.WatchOrders(pb2.WatchOrdersRequest(after_order_id=after), timeout=5)
+            if keep_calls:
+                KEPT_CALLS.append(call)
+            try:
+                for order in call:
+                    orders.append(order)
+                    last = order.order_id
+                    if len(orders) == count + extra:
+                        if not keep_calls:
+                            call.cancel()
+                        return orders
+                return orders
+            except grpc.RpcError as exc:
+                error = exc
+                if on_give_up == "return partial":
+                    return orders
+                if exc.code().name not in retry_codes:
+                    raise
+        if on_give_up == "raise" and error is not None:
+            raise error
+        return orders
+
+    return collect_orders
+
+
+def deduplicating(stub, after_order_id, count, *, max_attempts=5):
+    """Restart from the beginning each time and skip the orders already seen."""
+    import grpc
+
+    from labsupport.shop import load_shop
+
+    pb2, _ = load_shop()
+    seen: dict[int, object] = {}
+    for attempt in range(1, max_attempts + 1):
+        call = stub.WatchOrders(pb2.WatchOrdersRequest(after_order_id=after_order_id), timeout=5)
+        try:
+            for order in call:
+                seen.setdefault(order.order_id, order)
+                if len(seen) == count:
+                    call.cancel()
+                    return list(seen.values())
+        except grpc.RpcError as exc:
+            if exc.code().name != "UNAVAILABLE" or attempt == max_attempts:
+                raise
+    return list(seen.values())
+
+
+ALL_CODES = ("UNAVAILABLE", "INVALID_ARGUMENT", "INTERNAL", "UNKNOWN")
+WRONG_COLLECTORS = [
+    ("returns what it has at the drop", make_collector(on_give_up="return partial"), "drops once"),
+    ("raises at the first drop", make_collector(retry_codes=()), "drops once"),
+    ("restarts from the start", make_collector(resume=lambda first, last, n: first), "drops once"),
+    ("resumes after the count", make_collector(resume=lambda first, last, n: first + n), "drops once"),
+    ("resumes after last + 1", make_collector(resume=lambda first, last, n: last + 1), "last order it saw"),
+    ("restarts and de-duplicates", deduplicating, "last order it saw"),
+    ("retries every code", make_collector(retry_codes=ALL_CODES), "INVALID_ARGUMENT"),
+    ("its own limit of 12 calls", make_collector(attempts=lambda m: 12), "stays down"),
+    ("one attempt too many", make_collector(attempts=lambda m: m + 1), "stays down"),
+    ("returns [] when out of attempts", make_collector(on_give_up="return"), "stays down"),
+    ("one order too many", make_collector(extra=1), "nothing breaks"),
+    ("keeps its streams open", make_collector(keep_calls=True), "ends the stream"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("answer", "case"), [pytest.param(a, c, id=n) for n, a, c in WRONG_COLLECTORS]
+)
+def test_a_wrong_stream_reader_fails_the_case_that_targets_it(answer, case):
+    from labsupport.lessons.grpc03 import check_resume_feed
+
+    report = check_resume_feed.run(answer)
+
+    failed = failed_cases(report)
+    for call in KEPT_CALLS:
+        call.cancel()
+    KEPT_CALLS.clear()
+    assert report.status == "failed", str(report)
+    assert any(case in name for name in failed), str(report)
+    assert all(c.hint for c in report.cases if c.outcome != "passed")
+
+
+def test_the_exercise_keeps_the_docstrings_and_hides_every_solution():
+    import nbformat
+
+    exercise = nbformat.read(config.REPO_ROOT / "exercises" / NOTEBOOK, as_version=4)
+    code = "\n".join(c.source for c in exercise.cells if c.cell_type == "code")
+
+    for name in (
+        "class OrdersServicer(",
+        "def PlaceOrder(",
+        "def GetOrder(",
+        "def collect_orders(",
+    ):
+        assert name in code
+    assert code.count('raise NotImplementedError("Write this part') == 4
+    for leaked in ("time_remaining()", "context.abort", "call.cancel()", "BEGIN SOLUTION"):
+        assert leaked not in code
