@@ -370,3 +370,111 @@ def test_the_exercise_keeps_the_docstrings_and_hides_every_solution():
     assert code.count('raise NotImplementedError("Write this part') == 4
     for leaked in ("time_remaining()", "context.abort", "call.cancel()", "BEGIN SOLUTION"):
         assert leaked not in code
+
+
+# --- the lesson's own modules -------------------------------------------------------------
+
+
+def test_importing_the_lesson_package_creates_no_grpc_objects(tmp_path):
+    code = (
+        "import threading, sys\n"
+        "import labsupport.lessons.grpc03\n"
+        "print('shop_pb2' in sys.modules, threading.active_count())"
+    )
+    assert run_python(code, tmp_path) == "False 1"
+
+
+def test_the_lesson_writes_exactly_the_shop_contract():
+    import nbformat
+
+    from labsupport.shop import SHOP_PROTO
+
+    lesson = nbformat.read(config.REPO_ROOT / "notebooks" / NOTEBOOK, as_version=4)
+    written = [
+        c.source.split("\n", 1)[1]
+        for c in lesson.cells
+        if c.cell_type == "code" and c.source.startswith("%%writefile {proto_dir}/shop.proto")
+    ]
+    assert written == [SHOP_PROTO.read_text().rstrip("\n")]
+
+
+def test_rerunning_a_server_cell_replaces_the_server():
+    import grpc
+
+    from labsupport import running_services, serve_grpc
+    from labsupport.lessons.grpc03 import InventoryServicer
+    from labsupport.shop import load_shop
+
+    pb2, pb2_grpc = load_shop()
+    request = pb2.GetProductRequest(sku="mug-blue")
+    first = serve_grpc(InventoryServicer(), pb2_grpc.add_InventoryServicer_to_server, name="rerun")
+    second = serve_grpc(InventoryServicer(), pb2_grpc.add_InventoryServicer_to_server, name="rerun")
+    try:
+        with (
+            grpc.insecure_channel(first.target) as old,
+            grpc.insecure_channel(second.target) as new,
+        ):
+            assert pb2_grpc.InventoryStub(new).GetProduct(request, timeout=5).stock == 5
+            with pytest.raises(grpc.RpcError) as gone:
+                pb2_grpc.InventoryStub(old).GetProduct(request, timeout=2)
+        assert gone.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert [r for r in running_services() if r.name == "rerun"] == [second]
+    finally:
+        second.stop()
+
+
+def test_a_slow_reader_holds_a_fast_stream_to_the_flow_control_window():
+    import grpc
+
+    from labsupport import serve_grpc
+    from labsupport.lessons.grpc03 import FirehoseServicer, read_slowly
+    from labsupport.shop import load_shop
+
+    pb2, pb2_grpc = load_shop()
+    firehose = FirehoseServicer(name_bytes=1000)
+    add = pb2_grpc.add_InventoryServicer_to_server
+    with serve_grpc(firehose, add, name="firehose-test") as run:
+        options = [("grpc.http2.bdp_probe", 0)]
+        with grpc.insecure_channel(run.target, options=options) as channel:
+            call = pb2_grpc.InventoryStub(channel).ListProducts(
+                pb2.ListProductsRequest(), timeout=10
+            )
+            flow = read_slowly(call, lambda: firehose.sent, every_s=0.002, duration_s=0.4)
+            assert firehose.stopped.wait(5) and firehose.ended == "cancelled"
+    waiting = [s - r for s, r in zip(flow["sent"], flow["read"], strict=True)]
+    assert len(waiting) >= 20 and 0 < max(waiting) < 300
+
+
+def test_grpc_frames_carry_a_flag_and_a_length():
+    from labsupport.lessons.grpc03 import grpc_frame
+    from labsupport.shop import load_shop
+
+    pb2, _ = load_shop()
+    message = pb2.GetProductRequest(sku="mug-blue")
+    frame = grpc_frame(message)
+    assert frame[:5] == b"\x00\x00\x00\x00\x0a" and frame[5:] == message.SerializeToString()
+
+
+def test_codec_timing_reports_each_format_with_its_size():
+    import json
+
+    from labsupport.lessons.grpc03 import time_codecs
+
+    rows = time_codecs({"json": (lambda: json.dumps({"a": 1}).encode(), json.loads)}, rounds=50)
+    assert rows[0]["format"] == "json" and rows[0]["bytes"] == len(b'{"a": 1}')
+    assert rows[0]["encode µs"] > 0 and rows[0]["decode µs"] > 0
+
+
+def test_the_feed_resumes_on_the_next_id_after_any_id():
+    from labsupport.lessons.grpc03 import OrderFeedServicer
+
+    assert [OrderFeedServicer.next_id(i) for i in (0, 4, 5, 6, 7, 8, 11)] == [5, 5, 8, 8, 8, 11, 14]
+
+
+def test_the_flow_chart_is_saved_as_a_png(tmp_path, monkeypatch):
+    from labsupport.lessons.grpc03 import plot_flow_control
+
+    monkeypatch.setenv("LAB_PLOTS_DIR", str(tmp_path))
+    samples = {"t_s": [0.0, 0.1, 0.2], "sent": [10, 60, 70], "read": [1, 2, 3]}
+    plot_flow_control({"a run": samples}, title="flow test")
+    assert (tmp_path / "flow-test.png").stat().st_size > 1000

@@ -4,21 +4,48 @@
 
 The shop's contract comes from `labsupport.shop` (`SHOP_PROTO`, `load_shop`).
 
-- `services`: the inventory and order-feed servicers behind the checks and the bench;
+- `services`: the inventory, order-feed and firehose servicers, the REST twin of inventory;
+- `rigs`: codec timing, a slow stream reader, wrk and h2load, REST vs gRPC measured fairly;
+- `charts`: the flow-control chart;
 - `checks_orders`, `checks_feed`: the two graded tasks (with `_fixtures`).
 """
 
 from __future__ import annotations
 
+from .charts import plot_flow_control
 from .checks_feed import check_resume_feed
 from .checks_orders import check_orders_servicer
-from .services import FeedCall, InventoryServicer, OrderFeedServicer, Reservation
+from .rigs import (
+    grpc_frame,
+    measure_rest_and_grpc,
+    read_slowly,
+    run_h2load,
+    run_wrk,
+    time_codecs,
+)
+from .services import (
+    FeedCall,
+    FirehoseServicer,
+    InventoryServicer,
+    OrderFeedServicer,
+    Reservation,
+    make_products_app,
+)
 
 __all__ = [
     "FeedCall",
+    "FirehoseServicer",
     "InventoryServicer",
     "OrderFeedServicer",
     "Reservation",
     "check_orders_servicer",
     "check_resume_feed",
+    "grpc_frame",
+    "make_products_app",
+    "measure_rest_and_grpc",
+    "plot_flow_control",
+    "read_slowly",
+    "run_h2load",
+    "run_wrk",
+    "time_codecs",
 ]

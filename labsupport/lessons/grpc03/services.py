@@ -15,7 +15,14 @@ import grpc
 
 from labsupport.shop import load_shop
 
-__all__ = ["FeedCall", "InventoryServicer", "OrderFeedServicer", "Reservation"]
+__all__ = [
+    "FeedCall",
+    "FirehoseServicer",
+    "InventoryServicer",
+    "OrderFeedServicer",
+    "Reservation",
+    "make_products_app",
+]
 
 FEED_FIRST_ID, FEED_STEP = 5, 3  # ids 5, 8, 11, ...: a resume off by one lands on no order
 
@@ -157,3 +164,49 @@ class OrderFeedServicer:
         if call.ended == "open":
             call.ended = how
         self.ended.set()
+
+
+class FirehoseServicer(InventoryServicer):
+    """Stream products as fast as the client lets it: ListProducts never ends by itself.
+
+    Each Product carries `name_bytes` of name, so flow control shows after a few
+    hundred messages. `sent` counts messages handed to gRPC; `ended` says how the
+    call ended ("cancelled" when the client cancelled it).
+    """
+
+    def __init__(self, name_bytes: int = 1000) -> None:
+        super().__init__()
+        self.name, self.sent, self.ended = "x" * name_bytes, 0, "open"
+        self.stopped = threading.Event()
+
+    def ListProducts(self, request, context):  # noqa: N802
+        self.sent, self.ended = 0, "open"
+        self.stopped.clear()
+        context.add_callback(self._on_end)
+        while context.is_active():
+            self.sent += 1
+            yield self.pb2.Product(sku=f"sku-{self.sent:07d}", name=self.name, price_cents=100)
+
+    def _on_end(self) -> None:
+        self.ended = "cancelled" if self.ended == "open" else self.ended
+        self.stopped.set()
+
+
+def make_products_app(inventory: InventoryServicer):
+    """Return a FastAPI app serving GET /products/{sku} from the same shelf as inventory."""
+    from fastapi import FastAPI, HTTPException
+
+    app = FastAPI(title="products")
+
+    @app.get("/products/{sku}")
+    async def get_product(sku: str) -> dict:
+        if sku not in inventory.stock:
+            raise HTTPException(status_code=404, detail=f"no product {sku!r}")
+        return {
+            "sku": sku,
+            "name": sku.replace("-", " "),
+            "price_cents": 1250,
+            "stock": inventory.stock[sku],
+        }
+
+    return app
