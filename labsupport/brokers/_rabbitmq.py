@@ -59,6 +59,7 @@ class RabbitBroker(Broker):
             # Never let Erlang start `epmd -daemon` itself: that epmd re-parents to init and
             # escapes every cleanup. Without the lab's epmd the node fails to start, loudly.
             ERL_AFLAGS="-start_epmd false",
+            ERL_CRASH_DUMP=str(data_dir / "erl_crash.dump"),  # not in whatever folder we ran from
         )
         for var in ("RABBITMQ_ALLOW_INPUT", "NOTIFY_SOCKET"):
             env.pop(var, None)
