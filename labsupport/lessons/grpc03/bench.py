@@ -13,6 +13,7 @@ Servers run in this process, unpinned, one call at a time.
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 
 import grpc
@@ -29,6 +30,11 @@ ORDER = {"order_id": 1042, "sku": "mug-blue", "qty": 2, "user_id": 7, "status": 
 
 def measure() -> dict[str, float]:
     """Return {name: value} for lesson 03's bench figures, ratios as medians of 3 runs."""
+    missing = [tool for tool in ("h2load", "wrk") if not shutil.which(tool)]
+    if missing:
+        raise RuntimeError(
+            f"{' and '.join(missing)} missing: apt-get install -y nghttp2-client wrk"
+        )
     shop_pb2, shop_pb2_grpc = load_shop()
     inventory = InventoryServicer({"mug-blue": 50})
     request = shop_pb2.GetProductRequest(sku="mug-blue")
