@@ -19,6 +19,8 @@ import sys
 from . import config
 from .brokers import WAYS_OUT, find_rabbitmq_server, find_redis_server
 
+REFERENCE_TOOLS = {"wrk": "wrk", "h2load": "nghttp2-client", "sockperf": "sockperf"}
+
 
 def missing_packages(*, bench: bool) -> list[str]:
     """List the Debian packages this machine still needs."""
@@ -31,8 +33,11 @@ def missing_packages(*, bench: bool) -> list[str]:
         missing.append("redis-server")
     if not config.amqp_url_override() and not find_rabbitmq_server():
         missing.append("rabbitmq-server")
-    if bench and not shutil.which("wrk"):
-        missing.append("wrk")
+    # Reference tools the lessons measure their clients against (wrk, h2load, sockperf):
+    # installed where apt is ours; elsewhere each lesson says which one is missing.
+    for tool, package in REFERENCE_TOOLS.items():
+        if (can_apt() or (bench and tool == "wrk")) and not shutil.which(tool):
+            missing.append(package)
     if not shutil.which("curl"):
         missing.append("curl")  # lessons call services with curl from a cell
     return missing

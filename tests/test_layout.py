@@ -7,7 +7,7 @@ Layers, lowest first. A module may import its own layer or lower ones, never hig
   3 plots
   4 checks
   5 lessons    (each lesson imports the toolkit and its own package, never another lesson)
-  6 tools:     grading, authoring, bench, labcheck, lab, prereqs
+  6 tools:     grading, authoring, bench, labcheck, lab, prereqs, site
 Inside a lesson: services never import rigs, charts or checks; rigs never charts or checks;
 charts never checks.
 """
@@ -32,7 +32,7 @@ LAYERS = {
     3: ["plots"],
     4: ["checks"],
     5: ["lessons"],
-    6: ["grading", "authoring", "bench", "labcheck", "lab", "prereqs"],
+    6: ["grading", "authoring", "bench", "labcheck", "lab", "prereqs", "site"],
 }
 LESSON_PARTS = ["services", "rigs", "charts", "checks"]  # each may import only those before it
 
