@@ -4,7 +4,7 @@
 
 The shop's contract comes from `labsupport.shop` (`SHOP_PROTO`, `load_shop`).
 
-- `services`: the inventory, order-feed and firehose servicers, the REST twin of inventory;
+- `services`, `services_feed`: inventory, firehose and order-feed servicers, inventory over REST;
 - `rigs`: codec timing, a slow stream reader, wrk and h2load, REST vs gRPC measured fairly;
 - `charts`: the flow-control chart;
 - `checks_orders`, `checks_feed`: the two graded tasks (with `_fixtures`).
@@ -23,14 +23,8 @@ from .rigs import (
     run_wrk,
     time_codecs,
 )
-from .services import (
-    FeedCall,
-    FirehoseServicer,
-    InventoryServicer,
-    OrderFeedServicer,
-    Reservation,
-    make_products_app,
-)
+from .services import FirehoseServicer, InventoryServicer, Reservation, make_products_app
+from .services_feed import FeedCall, OrderFeedServicer
 
 __all__ = [
     "FeedCall",

@@ -18,7 +18,8 @@ from labsupport import serve_grpc
 from labsupport.faults import GrpcFaultInterceptor
 from labsupport.shop import load_shop
 
-from .services import InventoryServicer, OrderFeedServicer
+from .services import InventoryServicer
+from .services_feed import OrderFeedServicer
 
 
 @dataclass

@@ -11,13 +11,13 @@ from labsupport.checks import task
 from labsupport.waiting import wait_until
 
 from ._fixtures import feed_under_test, learner_result
-from .services import OrderFeedServicer
+from .services_feed import FEED_STEP, OrderFeedServicer
 
 
 def expected_ids(after_order_id: int, count: int) -> list[int]:
     """Return the ids the feed holds after after_order_id, the first count of them."""
     first = OrderFeedServicer.next_id(after_order_id)
-    return [first + 3 * i for i in range(count)]
+    return [first + FEED_STEP * i for i in range(count)]
 
 
 def ids_of(value) -> list[int]:
@@ -51,7 +51,9 @@ def check_resume_feed(case, collect_orders):
                 wait_until(lambda: feed.calls and feed.calls[-1].ended != "open", 2, "an end")
             except TimeoutError:
                 pass
-            return value, error, feed
+            # how each call ended while the feed was up (stopping the server cancels the rest)
+            ends = [call.ended for call in feed.calls]
+            return value, error, feed, ends
 
     def expect_orders(value, error, after: int, count: int) -> None:
         assert error is None, f"raised {error.code().name} ({error.details()})"
@@ -63,7 +65,7 @@ def check_resume_feed(case, collect_orders):
         hint="Orders come in id order; return exactly `count` of them, the first after "
         "after_order_id.",
     ):
-        value, error, _ = run(after=20, count=6)
+        value, error, _, _ = run(after=20, count=6)
         expect_orders(value, error, 20, 6)
 
     with case(
@@ -71,7 +73,7 @@ def check_resume_feed(case, collect_orders):
         hint="UNAVAILABLE says 'try again': open the stream again, asking only for what "
         "you have not seen yet.",
     ):
-        value, error, _ = run(after=0, count=10, drops=[4])
+        value, error, _, _ = run(after=0, count=10, drops=[4])
         expect_orders(value, error, 0, 10)
 
     with case(
@@ -79,7 +81,7 @@ def check_resume_feed(case, collect_orders):
         hint="WatchOrders sends orders with an id larger than after_order_id: the feed "
         "should not send an order twice.",
     ):
-        value, error, feed = run(after=0, count=10, drops=[4])
+        value, error, feed, _ = run(after=0, count=10, drops=[4])
         resumed = [c.after_order_id for c in feed.calls]
         seen = expected_ids(0, 4)[-1]
         assert resumed == [0, seen], (
@@ -91,7 +93,7 @@ def check_resume_feed(case, collect_orders):
         "survives several drops, one of them before any order arrived",
         hint="A drop can come at any point, even before the first order of a call.",
     ):
-        value, error, feed = run(after=11, count=8, drops=[3, 0, 2])
+        value, error, feed, _ = run(after=11, count=8, drops=[3, 0, 2])
         expect_orders(value, error, 11, 8)
         assert len(feed.calls) == 4, f"made {len(feed.calls)} calls for 3 drops"
 
@@ -100,7 +102,7 @@ def check_resume_feed(case, collect_orders):
         hint="Only some codes say 'try again'; asking again with the same bad request "
         "gets the same answer. Let that error reach your caller.",
     ):
-        value, error, feed = run(after=-1, count=3)
+        value, error, feed, _ = run(after=-1, count=3)
         calls = len(feed.calls)
         assert calls == 1, f"asked {calls} times with after_order_id=-1"
         assert error is not None, f"returned {value!r} instead of raising the error"
@@ -111,7 +113,7 @@ def check_resume_feed(case, collect_orders):
         hint="A feed that stays down will not come back because you ask faster: stop after "
         "max_attempts calls in all, and raise the last error.",
     ):
-        value, error, feed = run(after=0, count=3, max_attempts=4, down=True)
+        value, error, feed, _ = run(after=0, count=3, max_attempts=4, down=True)
         calls = len(feed.calls)
         assert calls == 4, f"made {calls} calls with max_attempts=4 to a feed that stays down"
         assert error is not None and error.code().name == "UNAVAILABLE", (
@@ -125,7 +127,7 @@ def check_resume_feed(case, collect_orders):
         hint="The feed never ends by itself: once you have `count` orders, the call must "
         "be cancelled, or the server keeps sending.",
     ):
-        value, error, feed = run(after=0, count=5)
-        assert feed.calls[-1].ended == "cancelled", f"the feed's call ended: {feed.calls[-1].ended}"
+        value, error, _, ends = run(after=0, count=5)
+        assert ends[-1] == "cancelled", f"the call was still {ends[-1]} 2 s after you returned"
         sent = len(feed.calls[-1].sent)
         assert sent < 10_000, f"the feed sent {sent} orders for 5 wanted"
