@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
 import struct
-import subprocess
-import sys
 import time
 from collections import Counter
 
@@ -16,6 +15,7 @@ import nbformat
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jupyter_client.manager import start_new_kernel
 
 from labsupport import config, serve_tcp
 from labsupport.lessons import sockets05 as s5
@@ -364,29 +364,31 @@ def test_the_monitor_notices_a_close_at_once_and_silence_after_the_timeout():
         peer.stop.set()
 
 
-CHILD = """
-import sys, time
-from labsupport.lessons.sockets05 import RedisClusterLab
-cluster = RedisClusterLab()
-print(" ".join(map(str, cluster.pids())), flush=True)
-time.sleep(120)
-"""
+def lesson_cells(*starts: str) -> list[str]:
+    """Return the lesson notebook's code cells that begin as given (the setup, the cluster)."""
+    nb = nbformat.read(config.REPO_ROOT / "notebooks" / NOTEBOOK, as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    return [next(src for src in code if src.startswith(start)) for start in starts]
 
 
 @pytest.mark.broker
-def test_no_cluster_node_outlives_a_process_killed_with_sigkill(tmp_path):
+def test_no_cluster_node_outlives_a_kernel_killed_with_sigkill(tmp_path):
     env = {**os.environ, "LAB_DIR": str(tmp_path)}
-    child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, env=env,
-                             text=True, start_new_session=True)  # fmt: skip
+    manager, client = start_new_kernel(kernel_name="python3", env=env,
+                                       cwd=str(config.REPO_ROOT / "notebooks"))  # fmt: skip
     try:
-        pids = [int(p) for p in child.stdout.readline().split()]
+        for source in lesson_cells("import asyncio", "cluster = s5.RedisClusterLab("):
+            reply = client.execute_interactive(source, timeout=120)
+            assert reply["content"]["status"] == "ok", source[:60]
+        records = [json.loads(p.read_text()) for p in (tmp_path / "pids").glob("*.json")]
+        pids = [r["pid"] for r in records if r["label"].startswith("redis-cluster-")]
         assert len(pids) == 6 and all(_alive(pid) for pid in pids)
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(5)
+        os.kill(manager.provisioner.process.pid, signal.SIGKILL)
         wait_until(lambda: not any(_alive(pid) for pid in pids), 10, "every cluster node gone")
     finally:
-        if child.poll() is None:
-            child.kill()
+        client.stop_channels()
+        if manager.is_alive():
+            manager.shutdown_kernel(now=True)
 
 
 def _alive(pid: int) -> bool:
@@ -410,4 +412,6 @@ def test_killing_a_master_promotes_its_replica_and_the_client_writes_again():
     assert run.marked_fail_s is not None and run.promoted_s >= run.marked_fail_s
     assert run.promoted_s >= 1.0  # it must first miss the node timeout (1 s)
     assert run.client_errors(), "no write failed while the slot had no master"
-    assert run.client[-1][1] == "ok"
+    assert (
+        run.client[-1][2] == "ok" and run.first_ok_after_kill_s() >= run.promoted_s - 0.1
+    )  # polls are 20 ms apart

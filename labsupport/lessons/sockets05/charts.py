@@ -59,13 +59,13 @@ def plot_detection_tradeoff(
         left.plot(ms, false_alarms_per_min, color=VERMILLION, marker="o", ms=4)
         left.set(xlabel="timeout (ms)", ylabel="false alarms per minute",
                  title="a slow but live peer, suspected wrongly")  # fmt: skip
-        right.fill_between(ms, ms, ms + interval_s * 1000, color=BLUE, alpha=0.2, lw=0,
-                           label="timeout .. timeout + heartbeat interval")  # fmt: skip
-        right.plot(ms, ms, color=BLUE, lw=1.5)
+        right.fill_between(ms, ms - interval_s * 1000, ms, color=BLUE, alpha=0.2, lw=0,
+                           label="from the hang itself: up to one interval less")  # fmt: skip
+        right.plot(ms, ms, color=BLUE, lw=1.5, label="from its last heartbeat")
         if measured:
             right.scatter([measured[0] * 1000], [measured[1] * 1000], color=ORANGE, zorder=3,
                           s=50, label="a silent peer, measured")  # fmt: skip
-        right.set(xlabel="timeout (ms)", ylabel="ms until a silent peer is noticed",
+        right.set(xlabel="timeout (ms)", ylabel="ms until noticed",
                   title="a silent peer, noticed late")  # fmt: skip
         right.legend(loc="upper left", fontsize=8)
         fig.suptitle(title, fontweight="bold")
@@ -104,29 +104,29 @@ def plot_round_trips(
 def plot_failover(
     run, title: str = "Redis Cluster: a master killed, its replica promoted"
 ) -> Figure:
-    """Draw the client's writes around the kill (ok or error) and the cluster's milestones."""
-    fig, ax = new_figure(figsize_in=(9, 3.4))
-    t = np.array([s for s, _ in run.client])
-    outcomes = [o for _, o in run.client]
-    kinds = sorted({o for o in outcomes if o != "ok"})
-    rows = ["ok", *kinds]
+    """Draw each write as a bar from its start to its end (green ok, red error), per key."""
+    fig, ax = new_figure(figsize_in=(9.5, 3.6))
+    series = {"order:1\n(killed master)": run.client, "a key on\nanother master": run.other}
     with lab_style():
-        for row, kind in enumerate(rows):
-            hit = np.array([o == kind for o in outcomes])
-            if hit.any():
-                ax.scatter(t[hit], np.full(hit.sum(), row), s=14 if kind == "ok" else 28,
-                           marker="o" if kind == "ok" else "x",
-                           color=GREEN if kind == "ok" else VERMILLION, lw=1.2)  # fmt: skip
+        for row, writes in enumerate(series.values()):
+            for start, end, outcome in writes:
+                color = GREEN if outcome == "ok" else VERMILLION
+                ax.plot([start, max(end, start + 0.004)], [row, row], color=color, lw=9,
+                        solid_capstyle="butt")  # fmt: skip
         marks = [(0.0, "master killed", VERMILLION), (run.marked_fail_s, "flagged fail", ORANGE),
                  (run.promoted_s, "replica promoted", BLUE)]  # fmt: skip
         for x, label, color in marks:
             if x is not None:
                 ax.axvline(x, color=color, ls="--", lw=1.3)
-                ax.text(x, len(rows) - 0.45, f" {label}\n {x:.2f} s", color=color, fontsize=8,
-                        va="top")  # fmt: skip
-        ax.set_yticks(range(len(rows)), [f"write {r}" for r in rows])
-        ax.set_ylim(-0.6, len(rows) - 0.2 + 0.5)
-        ax.set(title=title, xlabel="seconds since the kill (one client write every 20 ms)")
+                ax.text(x, 1.75, f" {label}\n {x:.2f} s", color=color, fontsize=8, va="top")
+        ax.plot([], [], color=GREEN, lw=6, label="write ok")
+        ax.plot([], [], color=VERMILLION, lw=6, label="write failed (error raised)")
+        ax.legend(loc="lower right", fontsize=8)
+        ax.set_yticks(range(len(series)), list(series))
+        ax.set_ylim(-0.8, 1.9)
+        ax.set(
+            title=title, xlabel="seconds since the kill (a bar spans one write, retries included)"
+        )
         ax.grid(axis="y", visible=False)
     save_figure(fig, title)
     return fig

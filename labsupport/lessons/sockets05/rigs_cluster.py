@@ -3,7 +3,8 @@
 `time_failover` SIGKILLs the master that serves `key`, then polls its replica every
 20 ms (when does the cluster flag the master `fail`, when does the replica say it
 is master) while a `redis.cluster.RedisCluster` client in another thread writes
-`key` every 20 ms and records what it sees: ok, or the exception's name.
+`key` every 20 ms and records what it sees: ok, or the exception's name. It writes a key
+served by another master too, to show what the rest of the cluster does meanwhile.
 """
 
 from __future__ import annotations
@@ -28,38 +29,53 @@ class FailoverRun:
     replica_port: int
     marked_fail_s: float | None = None
     promoted_s: float | None = None
-    client: list[tuple[float, str]] = field(default_factory=list)  # (t_s, "ok" or error name)
+    # one (start_s, end_s, "ok" or error name) per write: to the killed master's key, and to
+    # a key on another master, each from a client and thread of its own
+    client: list[tuple[float, float, str]] = field(default_factory=list)
+    other: list[tuple[float, float, str]] = field(default_factory=list)
 
-    def client_errors(self) -> dict[str, int]:
-        """Count the client's failed writes by error name."""
+    def client_errors(self, other: bool = False) -> dict[str, int]:
+        """Count the client's failed writes by error name (to the killed master's key, or the other)."""
         counts: dict[str, int] = {}
-        for _, outcome in self.client:
+        for _, _, outcome in self.other if other else self.client:
             if outcome != "ok":
                 counts[outcome] = counts.get(outcome, 0) + 1
         return counts
 
     def first_ok_after_kill_s(self) -> float | None:
-        """Return when the client's first write succeeded again after its first error."""
-        failed = False
-        for t_s, outcome in self.client:
-            failed = failed or (outcome != "ok" and t_s >= 0)
-            if failed and outcome == "ok":
-                return t_s
-        return None
+        """Return when the first write started after the kill succeeded (its end, in s)."""
+        return next((end for start, end, outcome in self.client if start > 0 and outcome == "ok"),
+                    None)  # fmt: skip
+
+    def longest_write_s(self, other: bool = False) -> float:
+        """Return the longest time one write took (blocked in the client's retries included)."""
+        return max((end - start for start, end, _ in (self.other if other else self.client)),
+                   default=0.0)  # fmt: skip
 
 
-def _write_steadily(client: RedisCluster, key: str, run: FailoverRun, t0: list[float],
-                    stop: threading.Event, every_s: float) -> None:  # fmt: skip
-    n = 0
+def _write(client: RedisCluster, key: str, value: int) -> str:
+    try:
+        client.set(key, value)
+    except (redis.RedisError, OSError) as exc:
+        return type(exc).__name__
+    return "ok"
+
+
+def _client(port: int) -> RedisCluster:
+    return RedisCluster(host=config.HOST, port=port, socket_timeout=0.5,
+                        socket_connect_timeout=0.5)  # fmt: skip
+
+
+def _write_steadily(port: int, key: str, log: list, t0: list[float], stop: threading.Event,
+                    every_s: float) -> None:  # fmt: skip
+    client, n = _client(port), 0
     while not stop.is_set():
         n += 1
-        try:
-            client.set(key, n)
-            outcome = "ok"
-        except (redis.RedisError, OSError) as exc:
-            outcome = type(exc).__name__
-        run.client.append((time.monotonic() - t0[0], outcome))
+        start = time.monotonic()
+        outcome = _write(client, key, n)
+        log.append((start - t0[0], time.monotonic() - t0[0], outcome))
         time.sleep(every_s)
+    client.close()
 
 
 def time_failover(
@@ -69,12 +85,15 @@ def time_failover(
     """SIGKILL the master of key; return when it was flagged, when its replica took over."""
     master = cluster.master_of(key)
     run = FailoverRun(master, cluster.replica_of(master))
-    client = RedisCluster(host=config.HOST, port=run.replica_port, socket_timeout=0.5,
-                          socket_connect_timeout=0.5)  # fmt: skip
+    other_key = next(k for n in range(1000) if cluster.master_of(k := f"other:{n}") != master)
     t0, stop = [time.monotonic() + 0.5], threading.Event()
-    writer = threading.Thread(target=_write_steadily, args=(client, key, run, t0, stop, every_s),
-                              daemon=True, name="failover-client")  # fmt: skip
-    writer.start()
+    writers = [
+        threading.Thread(target=_write_steadily, daemon=True, name=f"failover-client-{k}",
+                         args=(run.replica_port, k, log, t0, stop, every_s))
+        for k, log in ((key, run.client), (other_key, run.other))
+    ]  # fmt: skip
+    for writer in writers:
+        writer.start()
     try:
         time.sleep(0.5)  # half a second of normal writes before the crash
         t0[0] = cluster.kill(master)
@@ -82,8 +101,8 @@ def time_failover(
         time.sleep(after_s)  # and a second after the promotion
     finally:
         stop.set()
-        writer.join(5)
-        client.close()
+        for writer in writers:
+            writer.join(5)
     return run
 
 
