@@ -73,8 +73,21 @@ class ShippingRig:
         return None if self.consumer is None else self.consumer.error
 
     def http_bytes(self) -> int:
-        stats = self.wire.stats
-        return stats.bytes_up + stats.bytes_down
+        """Return the bytes the orders wire carried so far, once its counters stopped moving.
+
+        The proxy counts a chunk after forwarding it, so a reply can reach the client a
+        moment before its bytes are counted.
+        """
+        seen = [-1]
+
+        def settled() -> bool:
+            stats = self.wire.stats
+            now = stats.bytes_up + stats.bytes_down
+            still, seen[0] = now == seen[0], now
+            return still
+
+        wait_until(settled, 5, "the byte counters to settle", interval_s=0.03)
+        return seen[0]
 
     def depth_after_stop(self) -> int:
         """Stop the consumer (its unacked messages go back) and count what waits in the queue."""
