@@ -120,7 +120,6 @@ class JsonRpcDispatcher:
             result = fn(*bound.args, **bound.kwargs)
             if inspect.isawaitable(result):
                 result = await result
-            json.dumps(result, allow_nan=False)  # a result JSON cannot carry is our bug
         except RpcError as exc:
             return error_reply(request_id, exc.code, exc.message, exc.data)
         except Exception as exc:  # noqa: BLE001 - any failure of a method is an internal error
@@ -165,7 +164,22 @@ def _bind(signature: inspect.Signature, params: list | dict) -> inspect.BoundArg
 
 
 def _encode(reply: dict | list | None) -> bytes | None:
-    return None if reply is None else json.dumps(reply).encode()
+    """Encode a reply or batch as strict JSON; a result JSON cannot carry becomes -32603."""
+    if reply is None:
+        return None
+    try:
+        return json.dumps(reply, allow_nan=False).encode()
+    except (TypeError, ValueError):  # NaN, infinity, an int too long to print: our bug
+        fitted = [_fit(r) for r in reply] if isinstance(reply, list) else _fit(reply)
+        return json.dumps(fitted, allow_nan=False).encode()
+
+
+def _fit(reply: dict) -> dict:
+    try:
+        json.dumps(reply, allow_nan=False)
+    except (TypeError, ValueError):
+        return error_reply(reply["id"], INTERNAL_ERROR, "Internal error", "result is not JSON")
+    return reply
 
 
 def _not_json(name: str) -> Any:
