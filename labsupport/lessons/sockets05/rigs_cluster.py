@@ -43,9 +43,17 @@ class FailoverRun:
         return counts
 
     def first_ok_after_kill_s(self) -> float | None:
-        """Return when the first write started after the kill succeeded (its end, in s)."""
-        return next((end for start, end, outcome in self.client if start > 0 and outcome == "ok"),
-                    None)  # fmt: skip
+        """Return when writes to the killed master's key were fine again (s after the kill).
+
+        That is the end of the first successful write after the last write that failed or
+        hung (over 0.25 s); a write that slipped in before the kill took effect is no sign.
+        """
+        trouble = [end for start, end, outcome in self.client
+                   if start > 0 and (outcome != "ok" or end - start > 0.25)]  # fmt: skip
+        if not trouble:
+            return None
+        return next((end for _, end, outcome in self.client
+                     if outcome == "ok" and end >= max(trouble)), None)  # fmt: skip
 
     def longest_write_s(self, other: bool = False) -> float:
         """Return the longest time one write took (blocked in the client's retries included)."""

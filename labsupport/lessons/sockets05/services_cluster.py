@@ -12,6 +12,7 @@ The cluster is built by hand with CLUSTER MEET / ADDSLOTS / REPLICATE, so no
 
 from __future__ import annotations
 
+import shutil
 import signal
 import socket
 import subprocess
@@ -73,11 +74,13 @@ class RedisClusterLab:
             raise
 
     def _start_node(self, binary: str, port: int) -> subprocess.Popen:
+        # No persistence; replicas sync at once (the diskless sync would wait 5 s for company).
         argv = [binary, "--port", port, "--bind", config.HOST, "--protected-mode", "yes",
                 "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
                 "--cluster-node-timeout", self.node_timeout_ms,
                 "--cluster-replica-validity-factor", 0, "--dir", self.folder,
-                "--save", "", "--appendonly", "no"]  # fmt: skip
+                "--save", "", "--appendonly", "no",
+                "--repl-diskless-sync-delay", 0]  # fmt: skip
         log = Path(self.folder) / f"{port}.log"
         proc = start_process(argv, label=f"redis-cluster-{port}", log_path=log)
         wait_until(lambda: self._pings(port), 10, f"Redis Cluster node on port {port} answering")
@@ -167,9 +170,10 @@ class RedisClusterLab:
         return [proc.pid for proc in self.procs.values()]
 
     def stop(self) -> None:
-        """Stop every node (SIGTERM, then SIGKILL)."""
+        """Stop every node (SIGTERM, then SIGKILL) and remove its folder."""
         for proc in self.procs.values():
             stop_process(proc, timeout_s=3)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> RedisClusterLab:
         return self
