@@ -40,7 +40,7 @@ class ShippingRig:
     app: Any
     log: CallLog
     wire: FaultyProxy
-    url: str
+    channel: Any  # the check's own pika channel, used from the check's thread only
     queue: str
     client: httpx.Client
     cache: dict
@@ -57,10 +57,8 @@ class ShippingRig:
     def publish(self, *events: dict) -> None:
         """Publish events (dicts) as JSON bodies; wait until the consumer has handled them all."""
         before = len(self.handled)
-        with connect_amqp(self.url) as connection:
-            channel = connection.channel()
-            for event in events:
-                channel.basic_publish("", self.queue, json.dumps(event).encode())
+        for event in events:
+            self.channel.basic_publish("", self.queue, json.dumps(event).encode())
 
         def done() -> bool:
             return len(self.handled) >= before + len(events) or self.consumer_error() is not None
@@ -93,9 +91,11 @@ class ShippingRig:
         """Stop the consumer (its unacked messages go back) and count what waits in the queue."""
         if self.consumer is not None:
             self.consumer.stop()
-        with connect_amqp(self.url) as connection:
-            channel = connection.channel()
-            return channel.queue_declare(self.queue, passive=True).method.message_count
+        depths = []
+        for _ in range(4):  # the broker requeues on its own time: look a few times
+            depths.append(self.channel.queue_declare(self.queue, passive=True).method.message_count)
+            self.channel.connection.sleep(0.05)
+        return max(depths)
 
 
 @dataclass
@@ -128,28 +128,28 @@ def shipping_rig(make_callback, orders: Orders) -> Iterator[ShippingRig]:
     url = ensure_rabbitmq().url
     client = httpx.Client(base_url=orders.wire.url_for(orders.running.url), timeout=2.0)
     queue = fresh_name("check.shipping")
-    with connect_amqp(url) as connection:
-        connection.channel().queue_declare(queue, arguments={"x-expires": 120_000})
     orders.log.clear()
-    rig = ShippingRig(orders.app, orders.log, orders.wire, url, queue, client, {}, [])
-    try:
-        callback = make_callback(client, rig.cache, rig.labels)
+    with connect_amqp(url) as connection:
+        channel = connection.channel()
+        channel.queue_declare(queue, arguments={"x-expires": 120_000})
+        rig = ShippingRig(orders.app, orders.log, orders.wire, channel, queue, client, {}, [])
+        try:
+            callback = make_callback(client, rig.cache, rig.labels)
 
-        def counted(ch, method, properties, body) -> None:
-            try:
-                callback(ch, method, properties, body)
-            finally:
-                rig.handled.append(body)
+            def counted(ch, method, properties, body) -> None:
+                try:
+                    callback(ch, method, properties, body)
+                finally:
+                    rig.handled.append(body)
 
-        rig.consumer = BackgroundConsumer(url, queue, counted, prefetch=0, name="check-shipping",
-                                          max_s=30).start()  # fmt: skip
-        yield rig
-    finally:
-        if rig.consumer is not None:
-            rig.consumer.stop()
-        client.close()
-        with connect_amqp(url) as connection:
-            connection.channel().queue_delete(queue)
+            rig.consumer = BackgroundConsumer(url, queue, counted, prefetch=0,
+                                              name="check-shipping", max_s=30).start()  # fmt: skip
+            yield rig
+        finally:
+            if rig.consumer is not None:
+                rig.consumer.stop()
+            client.close()
+            channel.queue_delete(queue)
 
 
 @dataclass
