@@ -249,7 +249,7 @@ def make_batcher(**mistakes):
             return reply.get("result", reply.get("error"))
 
         async def send_later(self):
-            await asyncio.sleep(self.timeout_s * 0.5 if m["waits_for_timeout"] else self.window_s)
+            await asyncio.sleep(self.timeout_s * 0.3 if m["waits_for_timeout"] else self.window_s)
             batch, self.pending, self.sender = self.pending, {}, None
             await self.send(batch)
 
