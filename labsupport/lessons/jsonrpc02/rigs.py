@@ -101,6 +101,7 @@ def time_notification(url: str, noted: list, work_ms: float = 200) -> dict[str, 
     body = json.dumps({"jsonrpc": "2.0", "method": "work", "params": [work_ms]}).encode()
     before = len(noted)
     with ThinHttpClient(url) as thin:
+        post_seconds(thin, json.dumps(rpc_request("get_data")).encode())  # connect first
         started = time.perf_counter()
         status, reply = thin.request("POST", "/rpc", body, RPC_HEADERS)
         replied_s = time.perf_counter() - started
