@@ -168,3 +168,51 @@ def test_count_damage_tells_lost_from_duplicated_and_dedups_by_message_id():
     events = [("a", 1), ("a", 1), ("b", 2), ("c", 2)]
 
     assert c7.count_damage({1, 2, 3}, events) == (1, 2, 1)
+
+
+# --- the decision guide -----------------------------------------------------------------
+
+EVIDENCE = {"rest_ms": 12.0, "grpc_ms": 1.5, "react_ms": 3.0, "refused_status": 409,
+            "outbox_lost": 0, "outbox_kills": 8, "dual_lost": 2, "dual_kills": 6}  # fmt: skip
+
+
+def answers(**changes: str) -> dict[str, str]:
+    base = {key: options[0] for key, (_q, options) in c7.QUESTIONS.items()}
+    return base | changes
+
+
+def test_a_browser_that_waits_gets_rest_at_the_edge_with_the_measured_request_time():
+    advice = c7.recommend(answers(answer_now="yes"), EVIDENCE)
+
+    assert advice.pattern.startswith("REST")
+    assert any("12.0 ms" in fact and "1.5 ms" in fact for fact in advice.evidence)
+
+
+def test_a_service_that_waits_on_another_gets_grpc():
+    advice = c7.recommend(answers(answer_now="yes", initiator="one of our services"), EVIDENCE)
+
+    assert advice.pattern.startswith("gRPC")
+
+
+def test_an_event_that_must_survive_a_consumer_down_cites_the_outbox_kill_counts():
+    chosen = answers(answer_now="no", consumers="several, more later", survive_down="yes")
+
+    advice = c7.recommend(chosen, EVIDENCE)
+
+    assert advice.pattern.startswith("events")
+    assert any(
+        "0 events lost over 8 kills" in fact and "2 lost over 6" in fact for fact in advice.evidence
+    )
+
+
+def test_a_large_payload_for_one_consumer_becomes_a_thin_message_on_a_queue():
+    advice = c7.recommend(answers(answer_now="no", payload="large (MBs)"), EVIDENCE)
+
+    assert advice.pattern.startswith("a work queue") and "thin" in advice.pattern
+
+
+def test_the_widget_renders_the_advice_for_its_first_answers():
+    guide = c7.decision_guide(EVIDENCE)
+
+    assert len(guide.children) == len(c7.QUESTIONS) + 1
+    assert guide.children[-1].outputs, "the advice was not written into the widget's Output"

@@ -10,7 +10,6 @@ from labsupport.plots import (
     GREEN,
     GREY,
     ORANGE,
-    VERMILLION,
     lab_style,
     new_figure,
     save_figure,
@@ -18,7 +17,7 @@ from labsupport.plots import (
 
 from .rigs_trace import service_of
 
-TRANSPORT_COLORS = {"http": BLUE, "grpc": GREEN, "amqp": ORANGE, "error": VERMILLION}
+TRANSPORT_COLORS = {"http": BLUE, "grpc": GREEN, "amqp": ORANGE}
 
 
 def plot_trace(spans, title: str = "One order, one trace: REST, then gRPC, then AMQP") -> Figure:
@@ -35,7 +34,13 @@ def plot_trace(spans, title: str = "One order, one trace: REST, then gRPC, then 
             transport = str(span.attributes.get("transport", ""))
             color = TRANSPORT_COLORS.get(transport, GREY)
             ax.barh(row, max(width, total_ms / 250), left=start, height=0.6, color=color)
-            ax.text(start + width, row, f"  {width:.1f} ms", va="center", fontsize=8.5)
+            ax.text(
+                start + width,
+                row,
+                f"  {width:.2f} ms" if width < 1 else f"  {width:.1f} ms",
+                va="center",
+                fontsize=8.5,
+            )
         labels = [f"{service_of(s)}: {s.name}" for s in spans]
         ax.set_yticks(range(len(spans)), labels, fontsize=9)
         ax.invert_yaxis()
@@ -44,7 +49,12 @@ def plot_trace(spans, title: str = "One order, one trace: REST, then gRPC, then 
             title=f"{title}\ntrace id {trace_id}", xlabel="time since the first span started (ms)"
         )
         ax.grid(axis="y", visible=False)
-        legend = [Patch(color=color, label=name) for name, color in TRANSPORT_COLORS.items()]
+        used = {str(s.attributes.get("transport", "")) for s in spans}
+        legend = [
+            Patch(color=color, label=name)
+            for name, color in TRANSPORT_COLORS.items()
+            if name in used
+        ]
         ax.legend(
             handles=legend,
             loc="upper left",
