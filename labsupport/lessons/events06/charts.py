@@ -71,9 +71,9 @@ def plot_herd(herds, bin_ms: float = 10.0,
             counts = np.histogram(herd.arrivals_ms, edges)[0]
             ax.bar(edges[:-1], counts, width=bin_ms, align="edge", color=color, alpha=0.8, lw=0)
             ax.set(ylabel=f"calls per\n{bin_ms:g} ms", ylim=(0, top * 1.35))
-            ax.text(0.99, 0.92, f"{herd.label}: {herd.calls} calls, at most "
-                    f"{herd.peak(bin_ms)} in {bin_ms:g} ms", transform=ax.transAxes,
-                    ha="right", va="top", fontsize=10)  # fmt: skip
+            ax.text(0.99, 0.92, f"{herd.label}: {herd.calls} calls, busiest {bin_ms:g} ms bar "
+                    f"{counts.max(initial=0)}", transform=ax.transAxes, ha="right", va="top",
+                    fontsize=10)  # fmt: skip
         axes[-1, 0].set_xlabel("time since the first event was published (ms)")
         axes[0, 0].set_title(title)
     save_figure(fig, title)
