@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import threading
 import time
 
+import nbformat
 import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from labsupport.checks import CheckFailed, check, task
+from labsupport.checks import CheckFailed, check, load_answers, task
 
 # The demo task lives in a module of its own, as a lesson's checks will: pytest rewrites
 # asserts in test files (adding the compared values), which no lesson module gets.
@@ -309,3 +312,41 @@ def test_a_check_with_no_cases_is_an_error_for_its_author():
 
     assert report.status == "error"
     assert "ran no cases" in str(report)
+
+
+# --- load_answers: the real solution for the tests, and wrong answers made from it --------
+
+SOLVED_NOTEBOOK_CELLS = [
+    "import math\n\nprint('set-up that must not run in tests')\nSTARTED = True",
+    'def area(r):\n    """Return the area of a circle."""\n    return math.pi * r**2\n\n\narea(1)',
+    "check_area(area)",
+]
+
+
+@pytest.fixture
+def solved_notebook(tmp_path):
+    nb = new_notebook(cells=[new_markdown_cell("# Demo")])
+    nb.cells += [new_code_cell(source) for source in SOLVED_NOTEBOOK_CELLS]
+    path = tmp_path / "99_demo.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_load_answers_runs_only_the_imports_functions_and_classes(solved_notebook, capsys):
+    answers = load_answers(solved_notebook)
+
+    assert answers["area"](2) == pytest.approx(4 * math.pi)
+    assert "STARTED" not in answers and "check_area" not in answers
+    assert capsys.readouterr().out == ""
+
+
+def test_load_answers_applies_an_edit_that_occurs_exactly_once(solved_notebook):
+    wrong = load_answers(solved_notebook, edits=[("math.pi * r**2", "2 * math.pi * r")])
+
+    assert wrong["area"](3) == pytest.approx(6 * math.pi)
+
+
+@pytest.mark.parametrize("old", ["not in the notebook", "r"])
+def test_load_answers_refuses_an_edit_found_nowhere_or_more_than_once(solved_notebook, old):
+    with pytest.raises(ValueError, match="not once"):
+        load_answers(solved_notebook, edits=[(old, "x")])

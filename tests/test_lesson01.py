@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
-import random
 import re
 import shutil
 import subprocess
@@ -19,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labsupport import config, serve_app
+from labsupport.checks import load_answers
 from labsupport.lessons.rest01 import (
-    CircuitOpenError,
     check_circuit_breaker,
     check_gateway,
     check_retry_get,
@@ -35,203 +33,234 @@ from labsupport.shop import (
 NOTEBOOK = "01_rest_with_fastapi.ipynb"
 
 
-# --- answers: one correct, one blank, and wrong ones a learner plausibly writes ----------
+# --- answers: the real solution, the blank exercise, and wrong answers made from the solution
 
-
-def make_get_with_retries(
-    retry_4xx=False, deadline=True, jitter=True, retry_after=True, catch_transport=True
-):
-    """Build get_with_retries; each flag off (or on, for retry_4xx) is one known mistake."""
-
-    def get_with_retries(
-        client, path, *, max_attempts=5, base_delay_s=0.05, max_delay_s=1.0, deadline_s=5.0
-    ):
-        end = time.monotonic() + deadline_s
-        for attempt in range(max_attempts):
-            reply, error = None, None
-            try:
-                reply = client.get(path)
-            except httpx.TransportError as exc:
-                if not catch_transport:
-                    raise
-                error = exc
-            else:
-                final = reply.status_code < 400 if retry_4xx else reply.status_code < 500
-                if final and reply.status_code != 429:
-                    return reply
-            if attempt == max_attempts - 1:
-                break
-            cap_s = min(max_delay_s, base_delay_s * 2**attempt)
-            wait_s = random.uniform(0, cap_s) if jitter else cap_s
-            if retry_after and reply is not None and "Retry-After" in reply.headers:
-                wait_s = max(wait_s, float(reply.headers["Retry-After"]))
-            if deadline and time.monotonic() + wait_s > end:
-                break
-            time.sleep(wait_s)
-        if error is not None:
-            raise error
-        return reply
-
-    return get_with_retries
-
-
-def make_breaker(half_open=True, close_after_cool_down=False, in_a_row=True, fail_fast=True):
-    """Build a CircuitBreaker class; each changed flag is one known mistake."""
-
-    class CircuitBreaker:
-        def __init__(self, failure_threshold=5, reset_timeout_s=1.0):
-            self.threshold, self.cool_down_s = failure_threshold, reset_timeout_s
-            self.failures, self.opened_at = 0, None
-
-        @property
-        def state(self):
-            if self.opened_at is None:
-                return "closed"
-            cooled = time.monotonic() - self.opened_at >= self.cool_down_s
-            if cooled and close_after_cool_down:
-                self.opened_at, self.failures = None, 0
-                return "closed"
-            return "half_open" if cooled and half_open else "open"
-
-        def call(self, fn, *args, **kwargs):
-            state = self.state
-            if state == "open" and fail_fast:
-                raise CircuitOpenError("open")
-            try:
-                result = fn(*args, **kwargs)
-            except Exception:
-                self.failures += 1
-                if state == "half_open" or self.failures >= self.threshold:
-                    self.opened_at = time.monotonic()
-                raise
-            if in_a_row:
-                self.failures = 0
-            if state != "open":
-                self.opened_at = None
-            return result
-
-    return CircuitBreaker
-
-
-def make_fetch_account_page(concurrent=True, return_exceptions=True, timeout=True, check=True):
-    """Build fetch_account_page; each flag off is one known mistake."""
-
-    async def fetch_account_page(client, urls, *, timeout_s=0.5):
-        async def fetch(url):
-            reply = await (client.get(url, timeout=timeout_s) if timeout else client.get(url))
-            if check:
-                reply.raise_for_status()
-            return reply.json()
-
-        names = list(urls)
-        if concurrent:
-            calls = (fetch(urls[n]) for n in names)
-            results = await asyncio.gather(*calls, return_exceptions=return_exceptions)
-        else:
-            results = []
-            for name in names:
-                try:
-                    results.append(await fetch(urls[name]))
-                except Exception as exc:
-                    results.append(exc)
-        parts = {n: r for n, r in zip(names, results, strict=True) if not isinstance(r, Exception)}
-        return {"parts": parts, "missing": sorted(n for n in names if n not in parts)}
-
-    return fetch_account_page
-
-
-def blank_function(*args, **kwargs):
-    raise NotImplementedError("Write this part: see the docstring above")
-
-
-class BlankBreaker:
-    def __init__(self, failure_threshold=5, reset_timeout_s=1.0):
-        raise NotImplementedError("Write this part: see the docstring above")
-
-
-CHECKS = {
-    "retry_get": (check_retry_get, make_get_with_retries(), blank_function),
-    "circuit_breaker": (check_circuit_breaker, make_breaker(), BlankBreaker),
-    "gateway": (check_gateway, make_fetch_account_page(), blank_function),
+SOLUTION = config.REPO_ROOT / "solutions" / NOTEBOOK
+EXERCISE = config.REPO_ROOT / "exercises" / NOTEBOOK
+TASKS = {  # task id: (its check, the name the notebook defines)
+    "retry_get": (check_retry_get, "get_with_retries"),
+    "circuit_breaker": (check_circuit_breaker, "CircuitBreaker"),
+    "gateway": (check_gateway, "fetch_account_page"),
 }
+SOLVED, BLANK = load_answers(SOLUTION), load_answers(EXERCISE)
+
+# Each wrong answer is the solution with one mistake a tired or clever learner makes,
+# and the cases it must fail: exactly those, each a substring of one case's name.
+_SLEEP = "        if time.monotonic() + wait_s > deadline:\n            break\n"
+WRONG_RETRIES = {
+    # the answers tested before this round
+    "retries a 404": (("status_code < 500 and reply.status_code != 429", "status_code < 400"),
+                      ["(404)", "(400, 409, 422)"]),
+    "ignores the deadline": ((_SLEEP, ""), ["past the deadline", "every call is slow"]),
+    "backs off without jitter": (("random.uniform(0, min(max_delay_s, base_delay_s * 2**attempt))",
+                                  "min(max_delay_s, base_delay_s * 2**attempt)"), ["random amount"]),
+    # ours
+    "takes only a 200 as success": (("if reply.status_code < 500 and reply.status_code != 429:",
+                                     "if reply.status_code == 200 or 400 <= reply.status_code < 429:"),
+                                    ["201 at once"]),
+    "returns at once only for a 404": (("status_code < 500 and reply.status_code != 429",
+                                        "status_code < 400 or reply.status_code == 404"),
+                                       ["(400, 409, 422)"]),
+    "returns None when the service keeps failing": (("        raise error\n    return reply",
+                                                     "        raise error\n    return None"),
+                                                    ["keeps failing"]),
+    "returns None when no call got a reply": (("    if error is not None:\n        raise error\n", ""),
+                                              ["never comes back"]),
+    "does not retry connection errors": (("except httpx.TransportError as exc:",
+                                          "except httpx.HTTPStatusError as exc:"),
+                                         ["short outage"]),
+    "lets the waits grow past max_delay_s": (("uniform(0, min(max_delay_s, base_delay_s * 2**attempt))",
+                                              "uniform(0, base_delay_s * 2**attempt)"), ["max_delay_s between"]),
+    "caps Retry-After at max_delay_s": (("max(wait_s, retry_after_s(reply))",
+                                         "max(wait_s, min(max_delay_s, retry_after_s(reply)))"),
+                                        ["on a 429"]),
+    "reads Retry-After only on a 429": (("        if reply is not None:\n",
+                                         "        if reply is not None and reply.status_code == 429:\n"),
+                                        ["HTTP date"]),
+    "reads Retry-After as seconds only": (("max(wait_s, retry_after_s(reply))",
+                                           'max(wait_s, float(reply.headers.get("Retry-After", 0)))'),
+                                          ["HTTP date"]),
+    "checks the deadline before the wait, not its end": (("if time.monotonic() + wait_s > deadline:",
+                                                          "if time.monotonic() > deadline:"),
+                                                         ["past the deadline"]),
+    "counts only the waits against the deadline": (
+        (_SLEEP + "        time.sleep(wait_s)\n",
+         "        if waited_s + wait_s > deadline_s:\n            break\n"
+         "        waited_s += wait_s\n        time.sleep(wait_s)\n"),
+        ["every call is slow"], ("    deadline = time.monotonic() + deadline_s\n", "    waited_s = 0.0\n")),
+}  # fmt: skip
+_REFUSE = 'if state == "open" or (state == "half_open" and self.trial_running):'
+WRONG_BREAKERS = {
+    "never half-opens": (('            return "half_open"', '            return "open"'),
+                         ["is half-open", "keeps its cool-down", "one trial call", "failed trial",
+                          "successful trial"]),
+    "closes straight after the cool-down": (
+        ('            return "half_open"',
+         '            self.opened_at, self.failures = None, 0\n            return "closed"'),
+        ["is half-open", "one trial call", "failed trial"]),
+    "keeps calling while open": ((_REFUSE, 'if state == "half_open" and self.trial_running:'),
+                                 ["fails fast", "failed trial"]),
+    "counts failures in total": (("self.failures, self.opened_at, self.trial_running = 0, None, False",
+                                  "self.opened_at, self.trial_running = None, False"),
+                                 ["in a row, not in total", "successful trial"]),
+    # ours
+    "opens one failure late": (("self.failures >= self.failure_threshold",
+                                "self.failures > self.failure_threshold"),
+                               ["exactly failure_threshold"]),
+    "opens one failure early": (("self.failures >= self.failure_threshold",
+                                 "self.failures >= self.failure_threshold - 1"),
+                                ["exactly failure_threshold", "in a row, not in total",
+                                 "successful trial"]),
+    "counts only httpx errors": (("        except Exception:\n", "        except httpx.HTTPError:\n"),
+                                 ["any exception"]),
+    "swallows fn's exception": (("                self.trial_running = False\n            raise",
+                                 "                self.trial_running = False\n            return None"),
+                                ["own exception"]),
+    "refused calls restart the cool-down": (
+        (_REFUSE, 'if state == "open":\n                self.opened_at = time.monotonic()\n'
+                  "            " + _REFUSE),
+        ["keeps its cool-down"]),
+    "lets every caller try in half-open": ((_REFUSE, 'if state == "open":'), ["one trial call"]),
+    "a failed trial leaves the old cool-down": (
+        ('if state == "half_open" or self.failures >= self.failure_threshold:',
+         'if state != "half_open" and self.failures >= self.failure_threshold:'),
+        ["failed trial"]),
+    "a good trial keeps the old failures": (
+        ("            self.failures, self.opened_at, self.trial_running = 0, None, False",
+         '            if state == "closed":\n                self.failures = 0\n'
+         "            self.opened_at, self.trial_running = None, False"),
+        ["successful trial"]),
+    "refuses with a RuntimeError": (("raise CircuitOpenError(", "raise RuntimeError("),
+                                    ["fails fast", "one trial call"]),
+    "returns None instead of fn's result": (("        return result\n", "        return None\n"),
+                                            ["healthy"]),
+}  # fmt: skip
+_FETCH = "reply = await asyncio.wait_for(client.get(url), timeout_s)"
+_GATHER = "results = await asyncio.gather(*(fetch(urls[n]) for n in names), return_exceptions=True)"
+_FAILURES = [
+    "refuses connections",
+    "5xx",
+    "4xx",
+    "never answers",
+    "trickles",
+    "every service fails",
+]
+WRONG_GATEWAYS = {
+    "calls one service after another": (
+        (_GATHER, "results = []\n    for n in names:\n        try:\n"
+                  "            results.append(await fetch(urls[n]))\n"
+                  "        except Exception as exc:\n            results.append(exc)"),
+        ["same time"]),
+    "fails entirely when one part fails": (("return_exceptions=True", "return_exceptions=False"),
+                                           _FAILURES),
+    "has no timeout": ((_FETCH, "reply = await client.get(url)"), ["never answers", "trickles"]),
+    # ours
+    "limits each read, not the call": ((_FETCH, "reply = await client.get(url, timeout=timeout_s)"),
+                                       ["trickles"]),
+    "takes a 4xx reply as data": (("        reply.raise_for_status()\n",
+                                   "        if reply.status_code >= 500:\n"
+                                   "            reply.raise_for_status()\n"), ["4xx"]),
+    "never looks at the status": (("        reply.raise_for_status()\n", ""),
+                                  ["5xx", "4xx", "every service fails"]),
+    "one timeout for the whole page": (
+        (_GATHER, "results = await asyncio.wait_for(asyncio.gather(*(fetch(urls[n]) for n in names),"
+                  " return_exceptions=True), timeout_s)"),
+        ["never answers", "trickles", "every service fails"],
+        (_FETCH, "reply = await client.get(url)")),
+    "raises when no part came back": (
+        ('    return {"parts": parts,',
+         '    if not parts:\n        raise RuntimeError("nothing to show")\n    return {"parts": parts,'),
+        ["every service fails"]),
+    "keeps failed parts as None": (
+        ("parts = {n: r for n, r in zip(names, results, strict=True) if not isinstance(r, BaseException)}",
+         "parts = {n: None if isinstance(r, BaseException) else r for n, r in zip(names, results)}\n"
+         '    return {"parts": parts, "missing": sorted(n for n in names if parts[n] is None)}'),
+        _FAILURES),
+    "catches only httpx errors": (
+        ("        reply.raise_for_status()\n        return reply.json()\n",
+         "        reply.raise_for_status()\n        return reply.json()\n\n"
+         "    async def fetch_or_error(url: str):\n        try:\n            return await fetch(url)\n"
+         "        except httpx.HTTPError as exc:\n            return exc\n"),
+        ["never answers", "trickles", "every service fails"],
+        ("(fetch(urls[n]) for n in names), return_exceptions=True",
+         "(fetch_or_error(urls[n]) for n in names)")),
+    "adds a second of headroom": ((_FETCH, "reply = await asyncio.wait_for(client.get(url), timeout_s + 1)"),
+                                       ["never answers", "trickles"]),
+    "returns the replies, not their JSON": (("        return reply.json()\n", "        return reply\n"),
+                                            ["all services are up", "same time", "refuses connections",
+                                             "5xx", "4xx", "never answers", "trickles"]),
+}  # fmt: skip
+WRONG = {"retry_get": WRONG_RETRIES, "circuit_breaker": WRONG_BREAKERS, "gateway": WRONG_GATEWAYS}
+EARLIER = {"retry_get": 3, "circuit_breaker": 4, "gateway": 3}  # the answers tested before ours
+
+
+def wrong_answer(task_id: str, mistake: str):
+    """Load the solution with the mistake's edits applied; return the task's function or class."""
+    first, _cases, *more = WRONG[task_id][mistake]
+    return load_answers(SOLUTION, edits=[first, *more])[TASKS[task_id][1]]
 
 
 def failed_cases(report) -> dict[str, str]:
     return {c.name: c.message for c in report.cases if c.outcome != "passed"}
 
 
-@pytest.mark.parametrize("task_id", sorted(CHECKS))
-def test_a_correct_answer_passes_every_case(task_id):
-    check, answer, _ = CHECKS[task_id]
+@pytest.mark.parametrize("task_id", sorted(TASKS))
+def test_the_solution_passes_every_case_five_runs_in_a_row(task_id):
+    check, name = TASKS[task_id]
 
-    report = check.run(answer)
+    reports = [check.run(SOLVED[name]) for _ in range(5)]
 
-    assert report.status == "passed", str(report)
-    assert report.score == 1.0 and report.total >= 5
+    assert [r.status for r in reports] == ["passed"] * 5, "\n".join(map(str, reports))
+    assert reports[0].total >= 8
 
 
-@pytest.mark.parametrize("task_id", sorted(CHECKS))
+@pytest.mark.parametrize("task_id", sorted(TASKS))
 def test_an_untouched_task_reads_not_attempted_yet_and_scores_zero(task_id):
-    check, _, blank = CHECKS[task_id]
+    check, name = TASKS[task_id]
 
-    report = check.run(blank)
+    report = check.run(BLANK[name])
 
     assert report.status == "not attempted", str(report)
     assert report.score == 0.0
     assert "not attempted yet" in str(report) and "Traceback" not in str(report)
 
 
-WRONG_RETRIES = [
-    ("retries a 404", dict(retry_4xx=True), "asks only once for a payment that does not exist"),
-    ("ignores the deadline", dict(deadline=False), "gives up at the deadline"),
-    ("backs off without jitter", dict(jitter=False), "waits longer after each failure"),
-]
-WRONG_BREAKERS = [
-    ("never half-opens", dict(half_open=False), "is half-open once the cool-down has passed"),
-    ("closes straight after the cool-down", dict(close_after_cool_down=True), "a failed trial"),
-    ("keeps calling while open", dict(fail_fast=False), "fails fast while open"),
-]
-WRONG_GATEWAYS = [
-    ("calls one service after another", dict(concurrent=False), "calls the three services"),
-    ("fails entirely when one is down", dict(return_exceptions=False), "refuses connections"),
-    ("has no per-call timeout", dict(timeout=False), "never answers"),
-]
+@pytest.mark.parametrize(
+    ("task_id", "mistake"), [(t, m) for t in WRONG for m in WRONG[t]], ids=lambda x: x
+)
+def test_a_wrong_answer_fails_exactly_the_cases_that_target_its_mistake(task_id, mistake):
+    check, _ = TASKS[task_id]
+    expected = WRONG[task_id][mistake][1]
 
+    report = check.run(wrong_answer(task_id, mistake))
 
-def assert_fails_where_expected(report, expected_case: str) -> None:
     failed = failed_cases(report)
     assert report.status in ("failed", "error"), str(report)
-    assert any(expected_case in name for name in failed), str(report)
-    assert all(c.hint for c in report.cases if c.outcome != "passed")
+    unexplained = [name for name in failed if not any(part in name for part in expected)]
+    not_failed = [part for part in expected if not any(part in name for name in failed)]
+    assert (unexplained, not_failed) == ([], []), str(report)
 
 
-@pytest.mark.parametrize(
-    ("mistake", "flags", "case"), WRONG_RETRIES, ids=[w[0] for w in WRONG_RETRIES]
-)
-def test_the_retry_check_fails_a_known_wrong_answer(mistake, flags, case):
-    assert_fails_where_expected(check_retry_get.run(make_get_with_retries(**flags)), case)
+def test_every_task_has_at_least_eight_wrong_answers_of_our_own():
+    ours = {task_id: len(WRONG[task_id]) - EARLIER[task_id] for task_id in TASKS}
 
-
-@pytest.mark.parametrize(
-    ("mistake", "flags", "case"), WRONG_BREAKERS, ids=[w[0] for w in WRONG_BREAKERS]
-)
-def test_the_breaker_check_fails_a_known_wrong_answer(mistake, flags, case):
-    assert_fails_where_expected(check_circuit_breaker.run(make_breaker(**flags)), case)
-
-
-@pytest.mark.parametrize(
-    ("mistake", "flags", "case"), WRONG_GATEWAYS, ids=[w[0] for w in WRONG_GATEWAYS]
-)
-def test_the_gateway_check_fails_a_known_wrong_answer(mistake, flags, case):
-    assert_fails_where_expected(check_gateway.run(make_fetch_account_page(**flags)), case)
+    assert min(ours.values()) >= 8, ours
 
 
 def test_a_failed_case_names_the_symptom_and_not_the_answer():
-    report = check_circuit_breaker.run(make_breaker(in_a_row=False))
+    report = check_circuit_breaker.run(wrong_answer("circuit_breaker", "counts failures in total"))
 
     message = failed_cases(report)["counts failures in a row, not in total"]
     assert message == "fail, fail, success, fail, fail left it 'open' with failure_threshold=3"
     assert "opened_at" not in str(report) and "self.failures" not in str(report)
+
+
+def test_no_hint_names_a_library_call_that_solves_the_task():
+    fixes = ("asyncio.gather", "wait_for", "timeout=", "random.uniform", "raise_for_status")
+    for check, name in TASKS.values():
+        report = check.run(BLANK[name])
+        hints = " ".join(c.hint for c in report.cases)
+        assert hints and not [fix for fix in fixes if fix in hints], hints
 
 
 # --- one source for exercises and solutions -------------------------------------------------

@@ -25,10 +25,36 @@ status in the output's metadata (`metadata["labsupport"]["check"]`) for the grad
 - Exceptions from the learner's code are reported per case, never raised, unless
   LAB_CHECKS_STRICT=1 (set when the solutions run under nbval): then a check that
   does not pass raises CheckFailed after showing its report.
+
+The rule for every lesson's checks (lessons 01 and 04 follow it; copy them):
+
+1. **Each case is a scenario a real service produces**: a live server, a real broker, a
+   fault injected through `labsupport.faults` (a 503, a refused or silent or trickling
+   connection, a consumer killed mid-message). Not a stub that answers what the learner
+   expects.
+2. **A task's cases cover its spec bullet by bullet**, and the happy shape of a failure
+   is not enough: other status codes, a failure that never ends, concurrent callers,
+   work that arrives late, a crash outside the obvious place.
+3. **One wrong behaviour fails one case, with its own hint.** A hint names the symptom
+   the learner can observe ("the page waited for a reply that arrived a byte at a
+   time"), never the fix or the library call. Set-up that may fail for an unrelated
+   reason must not assert (drive the learner's code until the state you need, then
+   judge in the case that is about it).
+4. **A verdict is the same on every run**: faults seeded (`seed=`, `random.seed` before a
+   case whose outcome depends on the learner's random draws), races made to interleave
+   at their worst on every run (a barrier, not luck), waits bounded, and every timing
+   margin measured on the course's loaded 2-core machine and written next to it. A wrong
+   answer must never pass "sometimes".
+5. **Tests prove it** (`tests/test_lessonNN.py`): the real solution, loaded from
+   `solutions/` with `load_answers`, passes 5 runs in a row; the blank exercise reads
+   "not attempted"; at least 8 wrong answers per task a tired or clever learner would
+   write (`load_answers(..., edits=...)` makes each one the solution with one mistake)
+   fail exactly the cases that target their mistake.
 """
 
 from __future__ import annotations
 
+from ._answers import load_answers
 from ._report import CaseResult, TaskReport
 from ._task import STRICT_ENV, CheckFailed, Task, check, show_report, task
 
@@ -39,6 +65,7 @@ __all__ = [
     "Task",
     "TaskReport",
     "check",
+    "load_answers",
     "show_report",
     "task",
 ]

@@ -10,14 +10,16 @@ and waits come from `labsupport.messaging` and `labsupport.waiting`, traces from
   the billing worker that dies mid-message (a spawned process) and its receipts;
 - `rigs`, `rigs_pubsub`, `rigs_scaling`, `rigs_ordering`, `rigs_outage`: the experiments;
 - `charts`: the lesson's own charts;
-- `checks`, `checks_pool`, `_fixtures`: the exercise checks and the queues they run on.
+- `checks`, `checks_worker`, `checks_pool`, `_fixtures`: the exercise checks and the
+  queues they run on.
 """
 
 from __future__ import annotations
 
 from .charts import draw_scaling, plot_outage, plot_pubsub_window
-from .checks import check_handle_once, check_reliable_worker
+from .checks import check_handle_once
 from .checks_pool import check_consumer_pool
+from .checks_worker import check_reliable_worker
 from .rigs import (
     DepthSampler,
     Tally,

@@ -82,14 +82,21 @@ class Outcome:
 SYMPTOMS = (httpx.HTTPError, CircuitOpenError)
 
 
-def run_learner(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Outcome:
-    """Call the learner's fn; keep httpx errors and CircuitOpenError for the case to judge."""
+def run_learner(
+    fn: Callable[..., Any], *args: Any, catch: Any = SYMPTOMS, **kwargs: Any
+) -> Outcome:
+    """Call the learner's fn; keep the errors in `catch` (network symptoms) for the case.
+
+    NotImplementedError always passes through, so an untouched task reads as not attempted.
+    """
     started = time.perf_counter()
     try:
         value = fn(*args, **kwargs)
         if inspect.isawaitable(value):
             value = _finish(value)
-    except SYMPTOMS as exc:
+    except NotImplementedError:
+        raise
+    except catch as exc:
         return Outcome(None, exc, time.perf_counter() - started)
     return Outcome(value, None, time.perf_counter() - started)
 

@@ -1,8 +1,9 @@
 """Check lesson 01's third exercise task: a gateway that aggregates three services.
 
 The learner's `fetch_account_page(client, urls, *, timeout_s)` runs against live users,
-orders and payments services; the check slows them down, makes one answer 503, one
-refuse connections, and one swallow requests without ever answering.
+orders and payments services; the check slows them down, makes one answer 503, one 404,
+one refuse connections, one swallow requests without ever answering, one trickle its
+reply a byte at a time, and finally every one of them fail at once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,14 @@ from ._fixtures import Outcome, Service, run_learner_async, services_under_test
 USER_ID = 7
 PARTS = {"profile": ("users", "/users/{}"), "orders": ("orders", "/users/{}/orders")}
 PARTS["payments"] = ("payments", "/users/{}/payments")
+# The timed cases give each call PER_CALL_S: at a load average of 10 on the course's
+# 2-core VM, a fresh client's healthy call sometimes took more than 0.3 s. A page came back
+# after PER_CALL_S + 0.0-0.06 s idle and up to + 0.4 s under that load; 0.55 s of slack
+# keeps the bound below what a trickled reply (>= 3.2 s), no timeout (the client's own 3 s)
+# or a timeout with a second of headroom (>= 2 s) can ever take.
+PER_CALL_S = 1.0
+SLACK_S = 0.55
+SLOW_S = 0.5  # each service's delay when the page must call them at the same time
 
 
 def part_urls(shop: dict[str, Service]) -> dict[str, str]:
@@ -70,7 +79,7 @@ def check_gateway(case, fetch_account_page):
     with services_under_test("users", "orders", "payments") as shop:
         urls, expected, everything = part_urls(shop), truth(shop), sorted(PARTS)
 
-        def fetch(timeout_s: float = 0.5) -> Outcome:
+        def fetch(timeout_s: float = 2.0) -> Outcome:  # roomy where time is not judged
             return run_learner_async(fetch_account_page, urls, timeout_s=timeout_s)
 
         def reset() -> None:
@@ -79,7 +88,7 @@ def check_gateway(case, fetch_account_page):
 
         with case(
             "returns every part when all services are up",
-            hint="Put each service's parsed JSON under its part name in 'parts'.",
+            hint="Each part should hold what its service answered, under the part's name.",
         ):
             reset()
             parts, missing = expect_page(fetch(), "with every service up")
@@ -88,21 +97,23 @@ def check_gateway(case, fetch_account_page):
 
         with case(
             "calls the three services at the same time",
-            hint="Start all three requests before awaiting any (asyncio.gather).",
+            hint="Compare how long the page took with how long each service takes.",
         ):
             reset()
             for service in shop.values():
-                service.faults.set(delay_ms=250)
+                service.faults.set(delay_ms=SLOW_S * 1000)
             outcome = fetch(timeout_s=2.0)
             parts, missing = expect_page(outcome, "with slow services")
             assert_parts(parts, expected, everything)
-            assert outcome.elapsed_s < 0.5, (
-                f"took {outcome.elapsed_s:.2f} s for three services that take 0.25 s each"
+            # One after another can never beat 3 x SLOW_S; all at once takes SLOW_S plus
+            # overhead: the bound sits between, nearer the first.
+            assert outcome.elapsed_s < 2.5 * SLOW_S, (
+                f"took {outcome.elapsed_s:.2f} s for three services that take {SLOW_S} s each"
             )
 
         with case(
             "shows the other parts when one service refuses connections",
-            hint="A failed call should become a name in 'missing', not an exception for the page.",
+            hint="One service down should cost the page one part, not the whole page.",
         ):
             reset()
             shop["payments"].proxy.set(down=True)
@@ -112,7 +123,7 @@ def check_gateway(case, fetch_account_page):
 
         with case(
             "counts a 5xx reply as missing, not as data",
-            hint="Check each reply's status before using its body.",
+            hint="Look at what the page shows for a service that answered 503.",
         ):
             reset()
             shop["orders"].faults.set(error_rate=1.0)
@@ -121,16 +132,55 @@ def check_gateway(case, fetch_account_page):
             assert_parts(parts, expected, ["payments", "profile"])
 
         with case(
+            "counts a 4xx reply as missing, not as data",
+            hint="Look at what the page shows for a service that answered 404 Not Found.",
+        ):
+            reset()
+            shop["users"].log.plan((404, {}))
+            parts, missing = expect_page(fetch(), "while users answered 404")
+            assert missing == ["profile"], f"'missing' was {missing} while users answered 404"
+            assert_parts(parts, expected, ["orders", "payments"])
+
+        with case(
             "does not wait longer than timeout_s for a service that never answers",
-            hint="Give every call its own timeout (httpx: timeout=...), so one silent service "
-            "cannot hold the page.",
+            hint="Time the page while one service takes requests and never replies.",
         ):
             reset()
             shop["users"].proxy.set(blackhole=True)
-            outcome = fetch(timeout_s=0.3)
+            outcome = fetch(timeout_s=PER_CALL_S)
             parts, missing = expect_page(outcome, "while users never answered")
-            assert outcome.elapsed_s < 0.3 + 0.45, (
-                f"took {outcome.elapsed_s:.2f} s with timeout_s=0.3 while users never answered"
+            assert outcome.elapsed_s < PER_CALL_S + SLACK_S, (
+                f"took {outcome.elapsed_s:.2f} s with timeout_s={PER_CALL_S:g} while users "
+                "never answered"
             )
             assert missing == ["profile"], f"'missing' was {missing} while users never answered"
             assert_parts(parts, expected, ["orders", "payments"])
+
+        with case(
+            "does not wait longer than timeout_s for a reply that trickles in",
+            hint="Time the page while one service sends its reply a byte at a time: each "
+            "byte comes quickly, the whole reply does not.",
+        ):
+            reset()
+            shop["users"].proxy.set(bandwidth_kbps=0.5)  # about 60 bytes a second
+            outcome = fetch(timeout_s=PER_CALL_S)
+            parts, missing = expect_page(outcome, "while users trickled its reply")
+            assert outcome.elapsed_s < PER_CALL_S + SLACK_S, (
+                f"took {outcome.elapsed_s:.2f} s with timeout_s={PER_CALL_S:g} while users sent "
+                "its reply a byte at a time"
+            )
+            assert missing == ["profile"], f"'missing' was {missing} while users trickled"
+            assert_parts(parts, expected, ["orders", "payments"])
+
+        with case(
+            "returns an empty page, without raising, when every service fails",
+            hint="With every service failing, the page is still an answer.",
+        ):
+            reset()
+            shop["users"].proxy.set(down=True)
+            shop["orders"].faults.set(error_rate=1.0)
+            shop["payments"].proxy.set(blackhole=True)
+            outcome = fetch(timeout_s=PER_CALL_S)
+            parts, missing = expect_page(outcome, "when every service failed")
+            assert missing == everything, f"'missing' was {missing} when every service failed"
+            assert parts == {}, f"'parts' held {sorted(parts)} when every service failed"
