@@ -15,7 +15,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from labsupport.authoring import write_exercises
 from labsupport.grading import Grade, grade_folder, main
-from labsupport.grading._table import build_row, summarize_status, task_columns
+from labsupport.grading._table import build_row, submission_lesson, summarize_status, task_columns
 
 # The check is defined in the notebook itself, so the demo needs no module on disk.
 CHECK_CELL = '''from labsupport.checks import task
@@ -254,3 +254,59 @@ def test_each_notebook_runs_in_this_python_inside_its_own_folder(tmp_path, monke
     printed = nbformat.read(executed / "probe.ipynb", as_version=4).cells[0].outputs[0].text
     python, cwd, strict = printed.split()
     assert (python, Path(cwd).resolve(), strict) == (sys.executable, folder.resolve(), "None")
+
+
+def test_a_folder_mixing_lessons_grades_each_notebook_on_its_own_lessons_tasks(tmp_path):
+    nbformat.write(build_solution(), tmp_path / "ada_lesson99.ipynb")
+    other = build_solution()
+    other.cells[1].source = CHECK_CELL.replace(
+        '"retry_call", lesson="99"', '"retry_twice", lesson="98"'
+    )
+    other.cells[1].source = other.cells[1].source.replace(
+        "def check_retry_call", "def check_retry_twice"
+    )
+    other.cells[3].source = "check_retry_twice(retry_call)"
+    nbformat.write(other, tmp_path / "bob_lesson98.ipynb")
+
+    tasks, rows = grade_folder(tmp_path, cell_timeout_s=10, notebook_timeout_s=60, jobs=2)
+
+    by_name = {row["submission"]: row for row in rows}
+    assert sorted(tasks) == ["retry_call", "retry_twice"]
+    assert {k: by_name["ada_lesson99.ipynb"][k] for k in (*tasks, "total_percent", "status")} == {
+        "retry_call": "1.00", "retry_twice": "", "total_percent": "100.0", "status": "ok"
+    }  # fmt: skip
+    assert {k: by_name["bob_lesson98.ipynb"][k] for k in (*tasks, "total_percent", "status")} == {
+        "retry_call": "", "retry_twice": "1.00", "total_percent": "100.0", "status": "ok"
+    }  # fmt: skip
+
+
+def test_a_notebook_that_died_before_its_checks_is_graded_on_the_lesson_it_imports():
+    died = new_notebook(
+        cells=[new_code_cell("from labsupport.lessons.rest01 import check_gateway")]
+    )
+    ran = {"t4": {"task": "t4", "lesson": "04", "status": "passed", "score": 1.0}}
+    grades = [
+        Grade("died.ipynb", {}, ["error: cell 1: NameError"], lesson=submission_lesson(died, {})),
+        Grade("ran.ipynb", ran, lesson=submission_lesson(None, ran)),
+    ]
+    lessons = {"t1": "01", "t4": "04"}
+
+    rows = [build_row(g, ["t1", "t4"], lessons) for g in grades]
+
+    assert [g.lesson for g in grades] == ["01", "04"]
+    assert (rows[0]["t1"], rows[0]["t4"], rows[0]["total_percent"]) == ("0.00", "", "0.0")
+    assert (
+        rows[0]["status"]
+        == "error: cell 1: NameError; task t1 never reported (its check did not run)"
+    )
+    assert (rows[1]["t1"], rows[1]["t4"], rows[1]["total_percent"], rows[1]["status"]) == (
+        "", "1.00", "100.0", "ok"
+    )  # fmt: skip
+
+
+def test_a_notebook_whose_lesson_is_unknown_is_graded_on_every_task():
+    grade = Grade("mystery.ipynb", {})
+
+    row = build_row(grade, ["t1", "t4"], {"t1": "01", "t4": "04"})
+
+    assert (row["t1"], row["t4"], row["total_percent"]) == ("0.00", "0.00", "0.0")

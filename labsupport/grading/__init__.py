@@ -14,7 +14,10 @@ nbconvert --execute` (labsupport is installed, so imports work from anywhere); p
 Scores come from the records each check leaves in its output's metadata; the last
 record of a task counts. Score per task: the fraction of its cases passed (0-1);
 total_percent is the mean over tasks. Tasks are the ones any submission reported,
-plus --tasks, so a notebook that died early still gets every column, scored 0.
+plus --tasks, so a notebook that died early still gets every column, scored 0. A
+folder may mix lessons: each notebook is graded only on its own lesson's tasks (the
+lesson its checks report, else the `labsupport.lessons.<name>NN` package it imports);
+other lessons' columns stay empty in its row and do not count in its total.
 The status is "ok" or its problems joined by "; ": "timeout in cell N (...)",
 "error: cell N: NameError: ...", "error: task T: case '...': ...", "task T never
 reported (...)"; cell N is the N-th code cell, shown as [N] in the --executed copy.

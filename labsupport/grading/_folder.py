@@ -10,7 +10,16 @@ from pathlib import Path
 import nbformat
 
 from ._execute import execute_notebook
-from ._table import Grade, build_row, format_summary, read_check_records, task_columns, write_csv
+from ._table import (
+    Grade,
+    build_row,
+    format_summary,
+    read_check_records,
+    submission_lesson,
+    task_columns,
+    task_lessons,
+    write_csv,
+)
 
 
 def grade_folder(
@@ -23,7 +32,11 @@ def grade_folder(
     cwd: Path | None = None,
     executed_dir: Path | None = None,
 ) -> tuple[list[str], list[dict[str, str]]]:
-    """Run every notebook in folder and return (task ids, one row per submission)."""
+    """Run every notebook in folder and return (task ids, one row per submission).
+
+    A folder may mix lessons: each notebook is graded on its own lesson's tasks, and the
+    columns of other lessons' tasks stay empty in its row.
+    """
     paths = sorted(p for p in Path(folder).glob("*.ipynb") if p.is_file())
     if not paths:
         raise FileNotFoundError(f"no .ipynb files in {folder}: point at the submissions folder")
@@ -36,12 +49,14 @@ def grade_folder(
         if executed_dir is not None and run.nb is not None:
             executed_dir.mkdir(parents=True, exist_ok=True)
             nbformat.write(run.nb, executed_dir / path.name)
-        return Grade(path.name, read_check_records(run.nb), run.problems, run.seconds)
+        records = read_check_records(run.nb)
+        lesson = submission_lesson(run.nb, records)
+        return Grade(path.name, records, run.problems, run.seconds, lesson)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         grades = list(pool.map(grade_one, paths))
-    columns = task_columns(grades, tasks or [])
-    return columns, [build_row(g, columns) for g in grades]
+    columns, lessons = task_columns(grades, tasks or []), task_lessons(grades)
+    return columns, [build_row(g, columns, lessons) for g in grades]
 
 
 def main(argv: list[str] | None = None) -> int:
