@@ -98,8 +98,9 @@ def scale_consumers(
                     live(_snapshot(run, consumers, sampler))
             run.phases.append((n, phase_start - start, time.monotonic() - start))
         producer.stop()
+        # 4 packers drain the rest in about a second; a heavily loaded machine needs longer.
         wait_until(
-            lambda: sampler.samples and sampler.samples[-1][1] == 0, 5.0, "the backlog draining"
+            lambda: sampler.samples and sampler.samples[-1][1] == 0, 20.0, "the backlog draining"
         )
     finally:
         for thread in [producer, *consumers, sampler]:
