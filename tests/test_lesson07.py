@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
-import uuid
 
-import nbformat
 import pika
 import pytest
 
 from labsupport import config
+from labsupport.checks import load_answers
 from labsupport.lessons import choosing07 as c7
 
 NOTEBOOK = "07_choosing_and_combining.ipynb"
+SOLUTION = config.REPO_ROOT / "solutions" / NOTEBOOK
+EXERCISE = config.REPO_ROOT / "exercises" / NOTEBOOK
 pytestmark = pytest.mark.broker
-
-
-def load_answers(folder: str) -> dict:
-    """Run the task cells (those starting with `def`) of a lesson-07 notebook; return its names."""
-    nb = nbformat.read(config.REPO_ROOT / folder / NOTEBOOK, as_version=4)
-    space = {"pika": pika, "sqlite3": sqlite3, "time": time}
-    for cell in nb.cells:
-        if cell.cell_type == "code" and cell.source.startswith("def "):
-            exec(compile(cell.source, f"{folder}/{NOTEBOOK}", "exec"), space)
-    return space
-
-
-SOLVED, BLANK = load_answers("solutions"), load_answers("exercises")
+SOLVED, BLANK = load_answers(SOLUTION), load_answers(EXERCISE)
 
 
 @pytest.fixture(autouse=True)
@@ -35,40 +23,34 @@ def _brokers(rabbit_broker):
     """Every test here needs RabbitMQ (never skipped under CI)."""
 
 
-# --- wrong answers a learner plausibly writes -------------------------------------------
+# --- wrong answers: the solution with one mistake each ----------------------------------
 
-
-def make_relay(*, mark_first=False, ids="row", confirms=True, swallow=False, order="ORDER BY id",
-               commit=True, where="WHERE sent_at IS NULL", bulk=False, limit="", persistent=True):  # fmt: skip
-    """Build relay_outbox with one known mistake switched on."""
-
-    def relay_outbox(db, channel, queue):
-        if confirms:
-            channel.confirm_delivery()
-        rows = db.execute(f"SELECT id, payload FROM outbox {where} {order} {limit}").fetchall()
-        for row_id, payload in rows:
-            message_id = {"row": f"outbox-{row_id}", "uuid": uuid.uuid4().hex, "none": None}[ids]
-            props = pika.BasicProperties(
-                message_id=message_id, delivery_mode=2 if persistent else 1
-            )
-            if mark_first:
-                db.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (time.time(), row_id))
-                db.commit()
-            try:
-                channel.basic_publish("", queue, payload.encode(), props)
-            except Exception:
-                if not swallow:
-                    raise
-            if not (mark_first or bulk):
-                db.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (time.time(), row_id))
-                if commit:
-                    db.commit()
-        if bulk:
-            db.execute("UPDATE outbox SET sent_at = ? WHERE sent_at IS NULL", (time.time(),))
-            db.commit()
-        return len(rows)
-
-    return relay_outbox
+PUBLISH = 'channel.basic_publish("", queue, payload.encode(), props)  # raises if refused'
+MARK = 'db.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (time.time(), row_id))'
+REFUSED, KILLED = "broker refused", "loses no event when killed"
+DEDUP, IN_ORDER = "idempotent consumer recognises", "in the order they were written"
+MARKED, SECOND, EVERY = "marked sent, as another connection", "second pass", "every unsent row once"
+WRONG_ANSWERS = {  # name: (edits to the solution, the cases it must fail and no other)
+    "marks rows sent before publishing": (
+        [(PUBLISH, f"{MARK}\n        db.commit()\n        {PUBLISH}"),
+         (f"republishes the row under the same id.\n        {MARK}\n        db.commit()", "republishes the row.")],
+        {KILLED, REFUSED}),
+    "a fresh message id per publish": ([('message_id=f"outbox-{row_id}"', "message_id=str(time.time_ns())")], {DEDUP}),
+    "no message id at all": ([('message_id=f"outbox-{row_id}", ', "")], {DEDUP}),
+    "no publisher confirms": ([("channel.confirm_delivery()", "pass")], {REFUSED}),
+    "swallows a refusal and marks the row": (
+        [(PUBLISH, f"try:\n            {PUBLISH}\n        except Exception:\n            pass")], {REFUSED}),
+    "newest rows first": ([('ORDER BY id"', 'ORDER BY id DESC"')], {IN_ORDER}),
+    "never commits the mark": ([("        db.commit()\n", "")], {MARKED, SECOND}),
+    "republishes rows already sent": ([(" WHERE sent_at IS NULL", "")], {SECOND}),
+    "marks every pending row at the end": (
+        [(f"{MARK}\n        db.commit()\n    return len(rows)",
+          'pass\n    db.execute("UPDATE outbox SET sent_at = ? WHERE sent_at IS NULL", (time.time(),))\n'
+          "    db.commit()\n    return len(rows)")],
+        {"written while it was running"}),
+    "returns nothing": ([("return len(rows)", "return None")], {EVERY, SECOND}),
+    "transient messages": ([("delivery_mode=2", "delivery_mode=1")], {"persistent"}),
+}  # fmt: skip
 
 
 def publishes_all_then_marks_in_one_transaction(db, channel, queue):
@@ -76,32 +58,13 @@ def publishes_all_then_marks_in_one_transaction(db, channel, queue):
     channel.confirm_delivery()
     rows = db.execute("SELECT id, payload FROM outbox WHERE sent_at IS NULL ORDER BY id").fetchall()
     for row_id, payload in rows:
-        channel.basic_publish(
-            "",
-            queue,
-            payload.encode(),
-            pika.BasicProperties(message_id=str(row_id), delivery_mode=2),
-        )
+        props = pika.BasicProperties(message_id=str(row_id), delivery_mode=2)
+        channel.basic_publish("", queue, payload.encode(), props)
     with db:
         db.executemany(
             "UPDATE outbox SET sent_at = ? WHERE id = ?", [(time.time(), r) for r, _ in rows]
         )
     return len(rows)
-
-
-WRONG_ANSWERS = [
-    ("marks rows sent before publishing", make_relay(mark_first=True), "loses no event when killed"),
-    ("a fresh uuid per publish", make_relay(ids="uuid"), "idempotent consumer recognises"),
-    ("no message id at all", make_relay(ids="none"), "idempotent consumer recognises"),
-    ("no publisher confirms", make_relay(confirms=False), "broker refused"),
-    ("swallows a refusal and marks the row", make_relay(swallow=True), "broker refused"),
-    ("newest rows first", make_relay(order="ORDER BY id DESC"), "in the order they were written"),
-    ("never commits the mark", make_relay(commit=False), "marked sent, as another connection"),
-    ("republishes rows already sent", make_relay(where=""), "second pass"),
-    ("marks every pending row at the end", make_relay(bulk=True), "written while it was running"),
-    ("publishes the first row only", make_relay(limit="LIMIT 1"), "every unsent row once"),
-    ("transient messages", make_relay(persistent=False), "persistent"),
-]  # fmt: skip
 
 
 def failed_cases(report) -> dict[str, str]:
@@ -132,13 +95,17 @@ def test_the_blank_exercise_reads_not_attempted_and_scores_zero():
     assert report.score == 0.0 and "Traceback" not in str(report)
 
 
-@pytest.mark.parametrize("label, relay, case", WRONG_ANSWERS, ids=[w[0] for w in WRONG_ANSWERS])
-def test_each_wrong_relay_fails_the_case_that_names_its_symptom(label, relay, case):
+@pytest.mark.parametrize("name", sorted(WRONG_ANSWERS))
+def test_each_wrong_relay_fails_exactly_the_cases_that_name_its_symptom(name):
+    edits, targets = WRONG_ANSWERS[name]
+    relay = load_answers(SOLUTION, edits=edits)["relay_outbox"]
+
     report = c7.check_outbox_relay.run(relay)
 
     failed = failed_cases(report)
-    assert report.status == "failed", f"{label} passed"
-    assert any(case in name for name in failed), f"{label} failed {sorted(failed)}, not {case!r}"
+    hit = {target for target in targets if any(target in case for case in failed)}
+    stray = [case for case in failed if not any(target in case for target in targets)]
+    assert hit == targets and not stray, f"{name} failed {sorted(failed)}"
 
 
 def test_the_kill_campaign_really_kills_the_relay_after_a_publish():
