@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import statistics
+import threading
 import time
 
 import httpx
@@ -75,6 +77,33 @@ def test_serve_tcp_refuses_a_plain_function_with_a_clear_error():
 
     with pytest.raises(TypeError, match="async def handler"):
         serve_tcp(handler, name="bad")
+
+
+def test_serve_tcp_takes_an_object_with_an_async_call():
+    class Echo:
+        async def __call__(self, reader, writer):
+            writer.write(await reader.readexactly(3))
+            await writer.drain()
+
+    run = serve_tcp(Echo(), name="echo-object")
+    with socket.create_connection((run.host, run.port), timeout=5) as sock:
+        sock.sendall(b"abc")
+        assert sock.recv(3) == b"abc"
+
+
+def test_stopping_a_tcp_server_with_a_client_connected_logs_no_error(caplog):
+    serving = threading.Event()
+
+    async def waits_forever(reader, writer):
+        serving.set()
+        await reader.read()
+
+    run = serve_tcp(waits_forever, name="idle")
+    with socket.create_connection((run.host, run.port), timeout=5):
+        assert serving.wait(5)
+        with caplog.at_level(logging.ERROR, logger="asyncio"):
+            run.stop()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def test_isolated_app_runs_in_its_own_process_and_can_be_killed():

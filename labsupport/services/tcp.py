@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
 
 from .. import _runtime, config
@@ -16,15 +17,27 @@ def serve_tcp(handler: Handler, name: str = "tcp") -> _runtime.Running:
     Re-running with the same name replaces the old instance. Stopping it closes the
     listening socket and every open connection.
     """
-    if not asyncio.iscoroutinefunction(handler):
+    if not (
+        inspect.iscoroutinefunction(handler)
+        or inspect.iscoroutinefunction(type(handler).__call__)
+    ):
         raise TypeError(
-            "serve_tcp needs an 'async def handler(reader, writer)'; "
-            f"got {handler!r}, which is not a coroutine function"
+            "serve_tcp needs an 'async def handler(reader, writer)' (or an object with an "
+            f"'async def __call__(self, reader, writer)'); got {handler!r}"
         )
     _runtime.replace_running("tcp", name)
     loop_thread = _runtime.LoopThread(f"tcp-{name}")
+
+    async def serving(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await handler(reader, writer)
+        except asyncio.CancelledError:
+            pass  # the server is stopping: a handler cut short is expected, not an error
+        finally:
+            writer.close()
+
     # Binding port 0 here (not a pre-made socket) keeps TCP_NODELAY on accepted sockets.
-    server = loop_thread.run(asyncio.start_server(handler, config.HOST, 0), timeout_s=10)
+    server = loop_thread.run(asyncio.start_server(serving, config.HOST, 0), timeout_s=10)
     port = server.sockets[0].getsockname()[1]
 
     def stop() -> None:
