@@ -10,30 +10,41 @@ files; when it ends (even by kill -9) the brokers end with it.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
 
 from . import _procs, config
-from .brokers import ensure_rabbitmq, ensure_redis, stop_brokers
+from .brokers import Broker, ensure_rabbitmq, ensure_redis, stop_brokers
 
 
-def bring_up() -> None:
-    """Start (or find) Redis and RabbitMQ and say where they listen."""
+def bring_up() -> list[Broker]:
+    """Start (or find) Redis and RabbitMQ, say where they listen; return the ones started here."""
+    started = []
     for label, ensure in (("Redis", ensure_redis), ("RabbitMQ", ensure_rabbitmq)):
         try:
             broker = ensure()
         except RuntimeError as exc:
             print(f"{label} could not be started.\n{exc}", file=sys.stderr)
             raise SystemExit(2) from exc
-        print(f"{label:9s} {broker.url}")
+        ours = broker.managed and broker.state.get("owner_pid") == os.getpid()
+        print(
+            f"{label:9s} {broker.url}"
+            + ("" if ours or not broker.managed else " (already running)")
+        )
+        if ours:
+            started.append(broker)
+    return started
 
 
 def run_beside_brokers(cmd: list[str]) -> int:
     """Run cmd with the brokers up; stop them afterwards; return cmd's exit code."""
     if not cmd:
         raise SystemExit("usage: python -m labsupport.lab run -- COMMAND [ARGS...]")
-    bring_up()
+    # A second `lab run` beside a running lab (`make test` while `make lab` is open) uses
+    # its brokers and leaves them to their owner when it ends.
+    started = bring_up()
     # Ctrl-C belongs to the child (JupyterLab asks before it quits); we wait for it.
     interrupted = []
     previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
@@ -46,7 +57,7 @@ def run_beside_brokers(cmd: list[str]) -> int:
         code = child.wait()
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup
-        stop_brokers()
+        stop_brokers(started)
         signal.signal(signal.SIGINT, previous)
     if interrupted:
         print("Lab stopped: JupyterLab and the brokers are down.")

@@ -168,3 +168,33 @@ def test_kill_9_of_a_kernel_that_restarted_rabbitmq_leaves_no_epmd(tmp_path):
         )
     finally:
         lab.kill()
+
+
+def test_a_second_lab_run_beside_a_running_lab_leaves_its_brokers_up(tmp_path):
+    env = _lab_env(tmp_path)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "labsupport.lab", "run", "--", "sleep", "120"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "RabbitMQ" in first.stdout.readline() + first.stdout.readline()
+        second = subprocess.run(
+            [sys.executable, "-m", "labsupport.lab", "run", "--", "true"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert second.returncode == 0, second.stderr
+        assert second.stdout.count("already running") == 2, second.stdout
+        states = [json.loads(p.read_text()) for p in (tmp_path / "brokers").glob("*.json")]
+        assert len(states) == 2
+        assert all(_procs.pid_alive(state["pid"]) for state in states)
+    finally:
+        first.kill()
+        first.wait(timeout=10)
+    assert _procs.wait_until(lambda: not lab_processes(tmp_path), timeout_s=10), lab_processes(
+        tmp_path
+    )

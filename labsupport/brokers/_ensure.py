@@ -96,19 +96,23 @@ def ensure_rabbitmq() -> Broker:
     return _ensure("rabbitmq", RabbitBroker, new_state)
 
 
-def stop_brokers() -> None:
-    """Stop every broker the lab manages (what `make lab` does when it exits)."""
-    for kind, cls in (("redis", RedisBroker), ("rabbitmq", RabbitBroker)):
-        state = load_state(kind)
-        if not state:
-            continue
-        key = f"{config.lab_dir()}:{kind}"
-        broker = _handles.get(key) or cls(
-            state["url"], config.HOST, state["port"], managed=True, state=state
-        )
+def stop_brokers(brokers: list[Broker] | None = None) -> None:
+    """Stop the given brokers, or every broker the lab manages (`python -m labsupport.lab down`)."""
+    if brokers is None:
+        brokers = []
+        for kind, cls in (("redis", RedisBroker), ("rabbitmq", RabbitBroker)):
+            state = load_state(kind)
+            if state:
+                key = f"{config.lab_dir()}:{kind}"
+                brokers.append(
+                    _handles.get(key)
+                    or cls(state["url"], config.HOST, state["port"], managed=True, state=state)
+                )
+    for broker in brokers:
         broker.stop(timeout_s=20)
-        _handles.pop(key, None)
-    _procs.reap_strays(state_dir())  # an epmd that daemonised itself despite everything
+        _handles.pop(f"{config.lab_dir()}:{broker.kind}", None)
+    if brokers:
+        _procs.reap_strays(state_dir())  # an epmd that daemonised itself despite everything
 
 
 def fresh_name(prefix: str) -> str:
