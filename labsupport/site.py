@@ -86,14 +86,20 @@ def describe(group: str, path: Path, nb: nbformat.NotebookNode) -> Page:
             learn[-1] += " " + line.strip()
         elif learn:
             break
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    outputs = [o for c in code for o in c.outputs]
     return Page(
         group,
         path,
         title,
         learn,
         images=sum("image/png" in o.get("data", {}) for o in outputs),
-        errors=[f"{o.ename}: {o.evalue}" for o in outputs if o.output_type == "error"],
+        errors=[
+            f"code cell {n}: {o.ename}: {o.evalue}".rstrip(": ")
+            for n, c in enumerate(code, 1)
+            for o in c.outputs
+            if o.output_type == "error"
+        ],
     )
 
 
@@ -145,6 +151,9 @@ def index_html(pages: list[Page], took_s: float) -> str:
                 f"<td>{p.seconds:.0f} s</td><td>{p.images}</td><td>{status}</td></tr>"
             )
         parts.append("</table>")
+    parts.append(
+        "<p>The blank exercise notebooks, to hand out: <a href='exercises/'>exercises/</a>.</p>"
+    )
     return "\n".join(parts)
 
 

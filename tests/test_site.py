@@ -50,6 +50,6 @@ def test_the_site_has_an_index_and_one_page_per_notebook_with_its_plots(tmp_path
     for page in pages:
         assert f"href='{page.href}'" in index
     assert "00 · First" in index and "<li>one thing</li>" in index
-    assert "ValueError: boom" in index and "class='red'" in index
+    assert "code cell 1: ValueError: boom" in index and "class='red'" in index
     assert [p.images for p in pages] == [1, 0, 0]
     assert set(json.loads((out / "timings.json").read_text())) == {p.href for p in pages}
