@@ -67,6 +67,7 @@ class BackgroundLoad:
         if self._live.closed:
             raise RuntimeError("this load has been stopped; run its cell again for a new one")
         self._stop.clear()
+        self._t0 = time.perf_counter()
         self._thread = threading.Thread(target=self._run, name="lab-background-load", daemon=True)
         self._thread.start()
         return self
@@ -95,8 +96,12 @@ class BackgroundLoad:
             offered_rate_per_s=self.rate_per_s,
         )
 
+    def now_s(self) -> float:
+        """Return the time now on the run's clock (the one `records` use), e.g. to mark a turn."""
+        return time.perf_counter() - self._t0 if self._thread is not None else 0.0
+
     def _run(self) -> None:
-        t0 = time.perf_counter()
+        t0 = self._t0
         while not self._stop.is_set() and time.perf_counter() - t0 < self.max_s:
             offset = time.perf_counter() - t0
 
