@@ -18,8 +18,7 @@ def serve_tcp(handler: Handler, name: str = "tcp") -> _runtime.Running:
     listening socket and every open connection.
     """
     if not (
-        inspect.iscoroutinefunction(handler)
-        or inspect.iscoroutinefunction(type(handler).__call__)
+        inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(type(handler).__call__)
     ):
         raise TypeError(
             "serve_tcp needs an 'async def handler(reader, writer)' (or an object with an "
