@@ -26,7 +26,7 @@ import labsupport
 
 ROOT = pathlib.Path(labsupport.__file__).parent
 LAYERS = {
-    0: ["config", "_net", "_procs", "_runtime", "display", "processes", "waiting"],
+    0: ["config", "_net", "_procs", "_runtime", "display", "processes", "waiting", "evidence"],
     1: ["", "brokers", "services", "thinhttp", "faults", "observe", "messaging", "shop", "demo"],
     2: ["measure"],
     3: ["plots"],

@@ -1,8 +1,10 @@
 """Lesson 07's decision guide: questions in, a recommendation and its measured evidence out.
 
 `recommend` is a plain function (the widget in `charts_guide` only collects answers),
-so the advice can be tested and read: each rule names the numbers that back it, taken
-from `evidence`, a dict the notebook fills with what it measured.
+so the advice can be tested and read: each rule quotes the numbers that back it, taken
+from `evidence`, a dict the notebook fills with what it measured (section 5's comparison
+under `patterns`) and what lessons 01-06 stored with `labsupport.evidence.remember`
+(under `earlier`); a fact not measured yet says which lesson to run.
 """
 
 from __future__ import annotations
@@ -33,6 +35,17 @@ class Advice:
         return "\n".join(lines)
 
 
+# The facts earlier lessons store with `labsupport.evidence.remember`, and who measures them.
+EARLIER = {
+    "retry_success_pct": "01",
+    "batch_call_share": "02",
+    "rest_over_grpc_p50": "03",
+    "auto_ack_lost": "04",
+    "http_over_tcp_p50": "05",
+    "thin_fat_crossover_pct": "06",
+}
+
+
 def _fmt(evidence: dict, key: str, unit: str = "ms") -> str:
     value = evidence.get(key)
     if value is None:
@@ -40,8 +53,41 @@ def _fmt(evidence: dict, key: str, unit: str = "ms") -> str:
     return f"{value:.2f} {unit}" if abs(value) < 1 else f"{value:.1f} {unit}"
 
 
+def _number(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}" if abs(value) < 10 else f"{value:.0f}"
+    return str(value)
+
+
+def earlier(evidence: dict, key: str) -> str:
+    """Quote what an earlier lesson measured under `key`, or say which lesson to run."""
+    fact = evidence.get("earlier", {}).get(key)
+    if fact is None:
+        return f"not measured yet: run lesson {EARLIER[key]} to measure it ({key})"
+    value, unit = _number(fact["value"]), fact.get("unit", "")
+    return f"lesson {fact['lesson']} measured {fact['what']}: {value} {unit}".rstrip()
+
+
+def under_faults(evidence: dict, pattern: str) -> str:
+    """Quote section 5's row for `pattern`: the caller's wait and success during the outage."""
+    row = evidence.get("patterns", {}).get(pattern)
+    if row is None:
+        return f"{pattern}: not measured yet (run section 5, the comparison)"
+    text = (f"{pattern} in section 5 (same latency, errors and outage): the caller waited "
+            f"p50 {row['p50 ms']} ms, p99 {row['p99 ms']} ms for {row['caller waits for']}; "
+            f"{row['ok in outage %']}% of the orders sent while the downstream was down succeeded")  # fmt: skip
+    if row.get("delivered") is not None:
+        text += (f" ({row['delivered']} of {row['accepted']} accepted messages delivered in the "
+                 f"end; done p50 {row['done p50 ms']} ms, p99 {row['done p99 ms']} ms after the send)")  # fmt: skip
+    return text
+
+
 def recommend(answers: dict[str, str], evidence: dict) -> Advice:
-    """Return the pattern that fits `answers` (keys of QUESTIONS), backed by `evidence`."""
+    """Return the pattern that fits `answers` (keys of QUESTIONS), backed by `evidence`.
+
+    `evidence` holds this notebook's numbers, `patterns` (section 5's rows by pattern
+    name) and `earlier` (what `labsupport.evidence.recall()` returned).
+    """
     if answers["answer_now"] == "yes":
         if answers["initiator"] == "a browser or partner":
             advice = Advice("REST (JSON over HTTP) at the edge; gRPC behind it",
@@ -49,13 +95,20 @@ def recommend(answers: dict[str, str], evidence: dict) -> Advice:
                              "internal calls the reply depends on go over gRPC: typed contract, one connection"])  # fmt: skip
         else:
             advice = Advice("gRPC (unary calls, a deadline on each)",
-                            ["a typed contract between our own services, cheap calls on one HTTP/2 connection",
+                            ["a typed contract between our own services, deadlines, streams, many calls on one connection "
+                             "(speed is not the reason: compare REST and gRPC below)",
                              "many tiny calls at once: a JSON-RPC batch pays the round trip once"])  # fmt: skip
         advice.evidence += [
+            under_faults(evidence, "REST"),
+            under_faults(evidence, "gRPC unary"),
+            under_faults(evidence, "JSON-RPC batch of 10"),
+            earlier(evidence, "rest_over_grpc_p50"),
+            earlier(evidence, "batch_call_share"),
+            earlier(evidence, "http_over_tcp_p50"),
+            earlier(evidence, "retry_success_pct"),
             f"REST request in the hybrid flow: {_fmt(evidence, 'rest_ms')} end to end, "
-            f"of which inventory spent {_fmt(evidence, 'grpc_ms')} serving the gRPC reservation",
-            f"a refused reservation reached the caller as HTTP {evidence.get('refused_status', '?')}: "
-            "synchronous calls couple the caller to the callee being up",
+            f"of which inventory spent {_fmt(evidence, 'grpc_ms')} serving the gRPC reservation; "
+            f"a refused reservation reached the caller as HTTP {evidence.get('refused_status', '?')}",
         ]
         if answers["survive_down"] == "yes":
             advice.reasons.append("it cannot both answer now and work while the receiver is down: "
@@ -68,21 +121,24 @@ def recommend(answers: dict[str, str], evidence: dict) -> Advice:
     advice.reasons.append("nobody waits: the sender answers once the broker confirmed the message")
     if several:
         advice.reasons.append("new consumers bind their own queue; the sender does not change")
-    advice.evidence.append(
-        f"consumers started {_fmt(evidence, 'react_ms')} after the publish began, on their own "
-        f"threads; the caller's whole request took {_fmt(evidence, 'rest_ms')}"
-    )
+    advice.evidence += [
+        under_faults(evidence, "thin event" if several else "work queue"),
+        f"in the hybrid flow, consumers started {_fmt(evidence, 'react_ms')} after the publish "
+        f"began; the caller's whole request took {_fmt(evidence, 'rest_ms')}",
+    ]
     if answers["survive_down"] == "yes":
         advice.reasons.append(
             "durable queues keep messages while a consumer is down; save and publish through an outbox"
         )
-        advice.evidence.append(
+        advice.evidence += [
             f"outbox: {evidence.get('outbox_lost', '?')} events lost over {evidence.get('outbox_kills', '?')} kills; "
-            f"dual write: {evidence.get('dual_lost', '?')} lost over {evidence.get('dual_kills', '?')} kills"
-        )
+            f"dual write: {evidence.get('dual_lost', '?')} lost over {evidence.get('dual_kills', '?')} kills",
+            earlier(evidence, "auto_ack_lost"),
+        ]
     if answers["payload"] == "large (MBs)":
         advice.pattern += ", thin (an id and a link; consumers fetch the body over REST)"
         advice.reasons.append(
             "brokers are tuned for small messages; a thin event couples consumers to the source again"
         )
+        advice.evidence.append(earlier(evidence, "thin_fat_crossover_pct"))
     return advice
