@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 
 import pika
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.spec import Basic
 
 from .waiting import wait_until
 
@@ -30,6 +32,7 @@ __all__ = [
     "BackgroundConsumer",
     "StoppableThread",
     "connect_amqp",
+    "drain_queue",
     "queue_depth",
     "wait_for_consumers",
 ]
@@ -47,6 +50,28 @@ def queue_depth(url: str, queue: str) -> int:
     """Return how many messages wait (ready, not yet delivered) in queue."""
     with connect_amqp(url) as connection:
         return connection.channel().queue_declare(queue, passive=True).method.message_count
+
+
+def drain_queue(
+    channel_or_url: BlockingChannel | str, queue: str, *, timeout_s: float = 5.0
+) -> list[tuple[Basic.GetOk, pika.BasicProperties, bytes]]:
+    """Take every message waiting in queue (`basic_get`, auto-ack); return them in order.
+
+    Pass an open channel, or a URL to drain on a connection of its own. Used by checks
+    that count what reached a queue (lessons 04 and 07). A queue still not empty after
+    timeout_s (its publisher never stops) raises TimeoutError rather than looping forever.
+    """
+    if isinstance(channel_or_url, str):
+        with connect_amqp(channel_or_url) as connection:
+            return drain_queue(connection.channel(), queue, timeout_s=timeout_s)
+    taken, deadline = [], time.monotonic() + timeout_s
+    while (delivery := channel_or_url.basic_get(queue, auto_ack=True))[0] is not None:
+        taken.append(delivery)
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"{queue!r} was not empty after {timeout_s:g} s ({len(taken)} taken)"
+            )
+    return taken
 
 
 def wait_for_consumers(url: str, queue: str, count: int, timeout_s: float = 5.0) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pika
@@ -10,6 +11,8 @@ import pytest
 from labsupport import config
 from labsupport.checks import load_answers
 from labsupport.lessons import choosing07 as c7
+from labsupport.lessons.choosing07 import checks
+from labsupport.lessons.choosing07._fixtures import RelayRig
 
 NOTEBOOK = "07_choosing_and_combining.ipynb"
 SOLUTION = config.REPO_ROOT / "solutions" / NOTEBOOK
@@ -27,13 +30,17 @@ def _brokers(rabbit_broker):
 
 PUBLISH = 'channel.basic_publish("", queue, payload.encode(), props)  # raises if refused'
 MARK = 'db.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (time.time(), row_id))'
-REFUSED, KILLED = "broker refused", "loses no event when killed"
+UNMARK = 'db.execute("UPDATE outbox SET sent_at = NULL WHERE id = ?", (row_id,))'
+SIGNATURE = "def relay_outbox(db: sqlite3.Connection, channel, queue: str) -> int:"
+SELECT = '"SELECT id, payload FROM outbox WHERE sent_at IS NULL ORDER BY id").fetchall()'
+MARKED_LATE = f"republishes the row under the same id.\n        {MARK}\n        db.commit()"
+REFUSED, KILLED = "broker refused", "loses no event when SIGKILLed"
 DEDUP, IN_ORDER = "idempotent consumer recognises", "in the order they were written"
 MARKED, SECOND, EVERY = "marked sent, as another connection", "second pass", "every unsent row once"
+AGAIN = "never publishes again a row that reads sent"
 WRONG_ANSWERS = {  # name: (edits to the solution, the cases it must fail and no other)
     "marks rows sent before publishing": (
-        [(PUBLISH, f"{MARK}\n        db.commit()\n        {PUBLISH}"),
-         (f"republishes the row under the same id.\n        {MARK}\n        db.commit()", "republishes the row.")],
+        [(PUBLISH, f"{MARK}\n        db.commit()\n        {PUBLISH}"), (MARKED_LATE, "republishes the row.")],
         {KILLED, REFUSED}),
     "a fresh message id per publish": ([('message_id=f"outbox-{row_id}"', "message_id=str(time.time_ns())")], {DEDUP}),
     "no message id at all": ([('message_id=f"outbox-{row_id}", ', "")], {DEDUP}),
@@ -42,7 +49,7 @@ WRONG_ANSWERS = {  # name: (edits to the solution, the cases it must fail and no
         [(PUBLISH, f"try:\n            {PUBLISH}\n        except Exception:\n            pass")], {REFUSED}),
     "newest rows first": ([('ORDER BY id"', 'ORDER BY id DESC"')], {IN_ORDER}),
     "never commits the mark": ([("        db.commit()\n", "")], {MARKED, SECOND}),
-    "republishes rows already sent": ([(" WHERE sent_at IS NULL", "")], {SECOND}),
+    "republishes rows already sent": ([(" WHERE sent_at IS NULL", "")], {SECOND, AGAIN}),
     "marks every pending row at the end": (
         [(f"{MARK}\n        db.commit()\n    return len(rows)",
           'pass\n    db.execute("UPDATE outbox SET sent_at = ? WHERE sent_at IS NULL", (time.time(),))\n'
@@ -50,7 +57,48 @@ WRONG_ANSWERS = {  # name: (edits to the solution, the cases it must fail and no
         {"written while it was running"}),
     "returns nothing": ([("return len(rows)", "return None")], {EVERY, SECOND}),
     "transient messages": ([("delivery_mode=2", "delivery_mode=1")], {"persistent"}),
+    # Only a real kill catches this one (and the claim below): the `except` that undoes the
+    # early mark runs when an exception unwinds the relay, never when its process is SIGKILLed.
+    "marks first and unmarks when the publish raises": (
+        [(PUBLISH, f"try:\n            {MARK}\n            db.commit()\n            {PUBLISH}\n"
+                   f"        except BaseException:\n            {UNMARK}\n            db.commit()\n"
+                   "            raise"),
+         (MARKED_LATE, "republishes the row.")],
+        {KILLED}),
+    # Only a restarted process catches this one: its memory of what it sent is gone.
+    "remembers in memory which rows it sent": (
+        [(SIGNATURE, SIGNATURE.replace("queue: str)", "queue: str, done=[0])")),
+         (SELECT, SELECT.replace("sent_at IS NULL", "id > ?").replace(").fetchall()", ", done).fetchall()")),
+         (MARKED_LATE, f"{MARKED_LATE}\n        done[0] = row_id")],
+        {AGAIN}),
 }  # fmt: skip
+
+
+def claims_every_row_then_releases_the_unpublished_on_error(db, channel, queue):
+    """Marks all rows sent first (a claim), publishes, and un-marks the rest if anything raises.
+
+    Only a real kill catches it: a SIGKILL after the claim skips the `finally`.
+    """
+    channel.confirm_delivery()
+    rows = db.execute("SELECT id, payload FROM outbox WHERE sent_at IS NULL ORDER BY id").fetchall()
+    published = 0
+    try:
+        with db:
+            db.executemany(
+                "UPDATE outbox SET sent_at = ? WHERE id = ?", [(time.time(), r) for r, _ in rows]
+            )
+        for row_id, payload in rows:
+            props = pika.BasicProperties(message_id=str(row_id), delivery_mode=2)
+            channel.basic_publish("", queue, payload.encode(), props)
+            published += 1
+    finally:
+        if published < len(rows):
+            with db:
+                db.executemany(
+                    "UPDATE outbox SET sent_at = NULL WHERE id = ?",
+                    [(r,) for r, _ in rows[published:]],
+                )
+    return len(rows)
 
 
 def publishes_all_then_marks_in_one_transaction(db, channel, queue):
@@ -67,19 +115,39 @@ def publishes_all_then_marks_in_one_transaction(db, channel, queue):
     return len(rows)
 
 
+def runs_forever(db, channel, queue):
+    """Keeps polling the outbox instead of making one pass."""
+    channel.confirm_delivery()
+    while True:
+        for row_id, payload in db.execute("SELECT id, payload FROM outbox WHERE sent_at IS NULL"):
+            channel.basic_publish(
+                "", queue, payload.encode(), pika.BasicProperties(message_id=str(row_id))
+            )
+            db.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (time.time(), row_id))
+            db.commit()
+        time.sleep(0.05)
+
+
 def failed_cases(report) -> dict[str, str]:
     return {c.name: c.message for c in report.cases if c.outcome != "passed"}
+
+
+def assert_fails_exactly(report, targets: set[str], name: str) -> None:
+    failed = failed_cases(report)
+    hit = {target for target in targets if any(target in case for case in failed)}
+    stray = [case for case in failed if not any(target in case for target in targets)]
+    assert hit == targets and not stray, f"{name} failed {sorted(failed)}"
 
 
 # --- the check --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("attempt", range(5))
+@pytest.mark.parametrize("attempt", range(3))
 def test_the_solution_notebook_passes_every_case_run_after_run(attempt):
     report = c7.check_outbox_relay.run(SOLVED["relay_outbox"])
 
     assert report.status == "passed", str(report)
-    assert report.score == 1.0 and report.total >= 8
+    assert report.score == 1.0 and report.total >= 10
 
 
 def test_a_relay_that_marks_a_whole_batch_after_publishing_it_passes_too():
@@ -102,18 +170,49 @@ def test_each_wrong_relay_fails_exactly_the_cases_that_name_its_symptom(name):
 
     report = c7.check_outbox_relay.run(relay)
 
-    failed = failed_cases(report)
-    hit = {target for target in targets if any(target in case for case in failed)}
-    stray = [case for case in failed if not any(target in case for target in targets)]
-    assert hit == targets and not stray, f"{name} failed {sorted(failed)}"
+    assert_fails_exactly(report, targets, name)
 
 
-def test_the_kill_campaign_really_kills_the_relay_after_a_publish():
-    """The seeded kills include one after a confirmed publish: a duplicate the consumer absorbs."""
-    runs = c7.checks.kill_campaign(SOLVED["relay_outbox"])
+def test_a_relay_that_claims_rows_and_releases_them_in_finally_loses_events_to_a_kill():
+    report = c7.check_outbox_relay.run(claims_every_row_then_releases_the_unpublished_on_error)
 
-    assert all(not run["lost"] and not run["twice after dedup"] for run in runs)
-    assert any(step % 4 == 2 for run in runs for step in run["killed at steps"])
+    assert_fails_exactly(report, {KILLED}, "claims, then releases in finally")
+
+
+def test_a_relay_that_never_returns_fails_with_a_message_about_it_instead_of_hanging():
+    report = c7.check_outbox_relay.run(runs_forever)
+
+    first = failed_cases(report).get("publishes every unsent row once and returns how many", "")
+    assert "did nothing for" in first and "so the check killed it" in first, str(report)
+    assert not any(r.outcome == "timeout" for r in report.cases), str(report)
+
+
+def test_the_kill_campaign_sigkills_real_processes_after_publishes_and_before_commits():
+    runs = checks.kill_campaign(SOLVED["relay_outbox"])
+
+    kills = [kill for run in runs for kill in run["killed at"]]
+    assert all(
+        not run["lost"] and not run["again"] and not run["twice after dedup"] for run in runs
+    )
+    assert kills and all("exit code -9" in kill for kill in kills)
+    assert any("(published order" in kill for kill in kills)
+    assert any("(committing" in kill for kill in kills)
+
+
+def test_a_relay_process_is_a_fork_of_this_one_and_forgets_it_on_restart():
+    remembered: list[int] = []
+
+    def relay(db, channel, queue):
+        remembered.append(os.getpid())
+        return len(remembered)
+
+    with RelayRig() as rig:
+        with rig.start(relay) as life:
+            first, second = life.run_pass().result, life.run_pass().result
+        again = rig.run(relay).result
+
+    assert (first, second, again) == (1, 2, 1)
+    assert remembered == []
 
 
 # --- the crash experiment ---------------------------------------------------------------

@@ -23,7 +23,7 @@ import pika
 import redis
 
 from labsupport import ensure_rabbitmq, fresh_name
-from labsupport.messaging import connect_amqp
+from labsupport.messaging import connect_amqp, drain_queue
 
 
 class WorkerCrashed(BaseException):  # noqa: N818 - it names an event, like KeyboardInterrupt
@@ -128,14 +128,7 @@ class Rig:
 
     def dead(self) -> list[str]:
         """Take every message from the dead-letter queue; return their message ids."""
-        found = []
-        with connect_amqp(self.url) as connection:
-            channel = connection.channel()
-            while True:
-                method, props, _body = channel.basic_get(self.dead_letters, auto_ack=True)
-                if method is None:
-                    return found
-                found.append(props.message_id)
+        return [props.message_id for _m, props, _b in drain_queue(self.url, self.dead_letters)]
 
 
 @contextmanager
