@@ -14,7 +14,9 @@ def plot_patterns(rows: list[dict]) -> Figure:
     names = [row["pattern"].replace(" ", "\n", 1) for row in rows]
     fig, (left, right) = new_figure(1, 2, figsize_in=(11, 4.2))
     waits = {name: (row["p50 ms"], row["p99 ms"]) for name, row in zip(names, rows, strict=True)}
-    plot_comparison(waits, left, quantity="caller waits", title="What the caller waits for")
+    plot_comparison(
+        waits, left, quantity="caller waits", title="What the caller waits for (successful calls)"
+    )
     survived = {name: row["ok in outage %"] for name, row in zip(names, rows, strict=True)}
     plot_comparison(survived, right, quantity="sent while down, succeeded", unit="%",
                     title="Success during the outage")  # fmt: skip

@@ -33,8 +33,8 @@ class FaultScenario:
 
     delay_ms: float = 5.0  # FaultyProxy(delay_ms=...) in front of each downstream
     error_rate: float = 0.10  # add_faults / GrpcFaultInterceptor / the consumer's dice
-    outage_s: tuple[float, float] = (1.0, 2.0)  # downstream down between these seconds
-    run_s: float = 3.0  # how long the caller sends, per pattern
+    outage_s: tuple[float, float] = (0.8, 1.6)  # downstream down between these seconds
+    run_s: float = 2.4  # how long the caller sends, per pattern
     seed: int = 7
     pause_after_failure_ms: float = 5.0  # a failed call is not retried; the next order waits this
     drain_s: float = 10.0  # how long to wait for queued messages once the consumer is back
@@ -99,19 +99,24 @@ def summarize(pattern: Pattern, attempts: list[Attempt], scenario: FaultScenario
     }
     row.update(dict.fromkeys(("accepted", "delivered", "done p50 ms", "done p99 ms")))
     if pattern.done is None:
-        row["ok in outage %"] = round(100 * sum(a.ok for a in during) / max(1, len(during)), 1)
+        row["ok in outage %"] = _percent(sum(a.ok for a in during), len(during))
     else:
         accepted = [a for a in attempts if a.ok]
         finished = [pattern.done[a.message_id] - start - a.at_s
                     for a in accepted if a.message_id in pattern.done]  # fmt: skip
         delivered = sum(a.message_id in pattern.done for a in during if a.ok)
-        row["ok in outage %"] = round(100 * delivered / max(1, len(during)), 1)
+        row["ok in outage %"] = _percent(delivered, len(during))
         row["accepted"], row["delivered"] = len(accepted), len(finished)
         if finished:
             row["done p50 ms"] = round(float(np.percentile(finished, 50)) * 1000, 1)
             row["done p99 ms"] = round(float(np.percentile(finished, 99)) * 1000, 1)
     row["coupled to"] = pattern.coupled_to
     return row
+
+
+def _percent(part: int, whole: int) -> float | int:
+    share = round(100 * part / max(1, whole), 1)
+    return int(share) if share.is_integer() else share  # 0 and 100 read better than 0.000
 
 
 def run_pattern(pattern: Pattern, scenario: FaultScenario) -> dict:

@@ -163,8 +163,11 @@ def _messaging_pattern(rabbit_url: str, name: str, exchange: str, queue: str,
     channel = connection.channel()
     channel.confirm_delivery()  # basic_publish returns once the broker has the message
     done: dict[str, float] = {}
+    stopping = threading.Event()
 
     def callback(ch, method, properties, body):
+        if stopping.is_set():
+            return  # going down: leave it unacked, the broker requeues it when we disconnect
         if handle(properties.message_id):
             done.setdefault(properties.message_id, time.perf_counter())
             ch.basic_ack(method.delivery_tag)
@@ -180,7 +183,14 @@ def _messaging_pattern(rabbit_url: str, name: str, exchange: str, queue: str,
         )
         return True  # an unconfirmed publish raises
 
+    def down() -> None:
+        # Without the flag, a consumer with a backlog keeps handling prefetched messages
+        # for a while after stop() is asked (measured: up to a second).
+        stopping.set()
+        consumer[0].stop()
+
     def up() -> None:
+        stopping.clear()
         consumer[0] = BackgroundConsumer(
             rabbit_url, queue, callback, prefetch=20, name=name
         ).start()
@@ -191,7 +201,7 @@ def _messaging_pattern(rabbit_url: str, name: str, exchange: str, queue: str,
         connection.close()
         broker.stop()
 
-    return Pattern(*texts, call, lambda: consumer[0].stop(), up, close, done=done)
+    return Pattern(*texts, call, down, up, close, done=done)
 
 
 def queue_pattern(rabbit_url: str, delay_ms: float, error_rate: float, seed: int) -> Pattern:
