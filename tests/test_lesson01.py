@@ -13,6 +13,7 @@ from urllib.parse import quote
 import httpx
 import nbformat
 import pytest
+from _checktests import failed_cases, solution_and_blank_tests, wrong_answer_tests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -200,51 +201,15 @@ def wrong_answer(task_id: str, mistake: str):
     return load_answers(SOLUTION, edits=[first, *more])[TASKS[task_id][1]]
 
 
-def failed_cases(report) -> dict[str, str]:
-    return {c.name: c.message for c in report.cases if c.outcome != "passed"}
-
-
-@pytest.mark.parametrize("task_id", sorted(TASKS))
-def test_the_solution_passes_every_case_five_runs_in_a_row(task_id):
-    check, name = TASKS[task_id]
-
-    reports = [check.run(SOLVED[name]) for _ in range(5)]
-
-    assert [r.status for r in reports] == ["passed"] * 5, "\n".join(map(str, reports))
-    assert reports[0].total >= 8
-
-
-@pytest.mark.parametrize("task_id", sorted(TASKS))
-def test_an_untouched_task_reads_not_attempted_yet_and_scores_zero(task_id):
-    check, name = TASKS[task_id]
-
-    report = check.run(BLANK[name])
-
-    assert report.status == "not attempted", str(report)
-    assert report.score == 0.0
-    assert "not attempted yet" in str(report) and "Traceback" not in str(report)
-
-
-@pytest.mark.parametrize(
-    ("task_id", "mistake"), [(t, m) for t in WRONG for m in WRONG[t]], ids=lambda x: x
+test_the_solution_passes_every_case_five_runs_in_a_row, test_an_untouched_task_scores_zero = (
+    solution_and_blank_tests(TASKS, SOLVED, BLANK, runs=5, min_cases=8)
 )
-def test_a_wrong_answer_fails_exactly_the_cases_that_target_its_mistake(task_id, mistake):
-    check, _ = TASKS[task_id]
-    expected = WRONG[task_id][mistake][1]
-
-    report = check.run(wrong_answer(task_id, mistake))
-
-    failed = failed_cases(report)
-    assert report.status in ("failed", "error"), str(report)
-    unexplained = [name for name in failed if not any(part in name for part in expected)]
-    not_failed = [part for part in expected if not any(part in name for name in failed)]
-    assert (unexplained, not_failed) == ([], []), str(report)
 
 
-def test_every_task_has_at_least_eight_wrong_answers_of_our_own():
-    ours = {task_id: len(WRONG[task_id]) - EARLIER[task_id] for task_id in TASKS}
-
-    assert min(ours.values()) >= 8, ours
+(
+    test_a_wrong_answer_fails_exactly_the_cases_that_target_its_mistake,
+    test_every_task_has_at_least_eight_wrong_answers_of_our_own,
+) = wrong_answer_tests(TASKS, WRONG, EARLIER, wrong_answer)
 
 
 def test_a_failed_case_names_the_symptom_and_not_the_answer():

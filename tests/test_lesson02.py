@@ -11,10 +11,12 @@ import json
 import httpx
 import nbformat
 import pytest
+from _checktests import assert_fails_its_cases, solution_and_blank_tests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labsupport import config, serve_app
+from labsupport.checks import load_answers
 from labsupport.lessons.jsonrpc02 import (
     RpcError,
     check_batcher,
@@ -27,42 +29,14 @@ from labsupport.waiting import wait_until
 NOTEBOOK = "02_json_rpc.ipynb"
 
 
-def load_answers(folder: str) -> dict:
-    """Run the setup cell and the task cells (`def`, `class`, `METHODS`) of a lesson-02 notebook."""
-    nb = nbformat.read(config.REPO_ROOT / folder / NOTEBOOK, as_version=4)
-    space: dict = {}
-    for cell in nb.cells:
-        source = cell.source
-        if cell.cell_type == "code" and source.startswith(("import ", "def ", "class ", "METHODS")):
-            exec(compile(source, f"{folder}/{NOTEBOOK}", "exec"), space)
-    return space
-
-
-SOLVED, BLANK = load_answers("solutions"), load_answers("exercises")
+SOLVED = load_answers(config.REPO_ROOT / "solutions" / NOTEBOOK, keep=["METHODS"])
+BLANK = load_answers(config.REPO_ROOT / "exercises" / NOTEBOOK, keep=["METHODS"])
 CHECKS = {"dispatcher": (check_dispatcher, "handle"), "batcher": (check_batcher, "Batcher")}
 
 
-def failed_cases(report) -> dict[str, str]:
-    return {c.name: c.message for c in report.cases if c.outcome != "passed"}
-
-
-@pytest.mark.parametrize("task_id", sorted(CHECKS))
-def test_the_solution_passes_every_case_three_runs_in_a_row(task_id):
-    check, name = CHECKS[task_id]
-    for _ in range(3):
-        report = check.run(SOLVED[name])
-        assert report.status == "passed", str(report)
-        assert report.score == 1.0 and report.total >= 10
-
-
-@pytest.mark.parametrize("task_id", sorted(CHECKS))
-def test_an_untouched_task_reads_not_attempted_and_scores_zero(task_id):
-    check, name = CHECKS[task_id]
-
-    report = check.run(BLANK[name])
-
-    assert report.status == "not attempted", str(report)
-    assert report.score == 0.0
+test_the_solution_notebook_passes_every_case, test_the_blank_exercise_scores_zero = (
+    solution_and_blank_tests(CHECKS, SOLVED, BLANK, runs=3, min_cases=10)
+)
 
 
 def test_the_exercise_keeps_the_docstrings_and_hides_the_solutions():
@@ -189,18 +163,11 @@ WRONG_HANDLES = [
 ]
 
 
-def assert_fails_where_expected(report, expected_case: str) -> None:
-    failed = failed_cases(report)
-    assert report.status in ("failed", "error"), str(report)
-    assert any(expected_case in name for name in failed), str(report)
-    assert all(c.hint for c in report.cases if c.outcome != "passed")
-
-
 @pytest.mark.parametrize(
     ("mistake", "flag", "case"), WRONG_HANDLES, ids=[w[0] for w in WRONG_HANDLES]
 )
 def test_the_dispatcher_check_fails_a_known_wrong_answer(mistake, flag, case):
-    assert_fails_where_expected(check_dispatcher.run(make_handle(**{flag: True})), case)
+    assert_fails_its_cases(check_dispatcher.run(make_handle(**{flag: True})), case)
 
 
 def test_the_flagged_dispatcher_without_mistakes_passes():
@@ -293,7 +260,7 @@ WRONG_BATCHERS = [
     ("mistake", "flag", "case"), WRONG_BATCHERS, ids=[w[0] for w in WRONG_BATCHERS]
 )
 def test_the_batcher_check_fails_a_known_wrong_answer(mistake, flag, case):
-    assert_fails_where_expected(check_batcher.run(make_batcher(**{flag: True})), case)
+    assert_fails_its_cases(check_batcher.run(make_batcher(**{flag: True})), case)
 
 
 def test_the_flagged_batcher_without_mistakes_passes():

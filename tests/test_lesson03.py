@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 
 import pytest
+from _checktests import assert_fails_its_cases, solution_and_blank_tests
 
 from labsupport import config
+from labsupport.checks import load_answers
+from labsupport.lessons import grpc03
 
 
 def run_python(code: str, lab_dir) -> str:
@@ -80,69 +84,29 @@ def test_a_broken_contract_says_protoc_failed(tmp_path):
 NOTEBOOK = "03_grpc.ipynb"
 
 
-def load_answers(folder: str) -> dict:
-    """Run the task cells (those starting with `class` or `def`) of a lesson-03 notebook."""
-    import threading
-
-    import grpc
-    import nbformat
-
-    from labsupport.shop import load_shop
-
-    shop_pb2, shop_pb2_grpc = load_shop()
-    nb = nbformat.read(config.REPO_ROOT / folder / NOTEBOOK, as_version=4)
-    space = {"threading": threading, "grpc": grpc, "shop_pb2": shop_pb2}
-    space["shop_pb2_grpc"] = shop_pb2_grpc
-    for cell in nb.cells:
-        if cell.cell_type == "code" and cell.source.startswith(("class ", "def ")):
-            exec(compile(cell.source, f"{folder}/{NOTEBOOK}", "exec"), space)
-    return space
+@functools.cache
+def answers(folder: str) -> dict:
+    """The names the solution's or the exercise's task cells define (the contract loads first)."""
+    return load_answers(config.REPO_ROOT / folder / NOTEBOOK, keep=["shop_pb2_grpc"])
 
 
-@pytest.fixture(scope="module")
-def answers() -> dict:
-    return {"solutions": load_answers("solutions"), "exercises": load_answers("exercises")}
-
-
-def checks() -> dict:
-    from labsupport.lessons import grpc03
-
-    return {
-        "orders_servicer": (grpc03.check_orders_servicer, "OrdersServicer"),
-        "resume_feed": (grpc03.check_resume_feed, "collect_orders"),
-    }
-
-
-def failed_cases(report) -> dict[str, str]:
-    return {c.name: c.message for c in report.cases if c.outcome != "passed"}
-
-
-@pytest.mark.parametrize("run", [1, 2, 3])
-@pytest.mark.parametrize("task_id", ["orders_servicer", "resume_feed"])
-def test_the_solution_notebook_passes_every_case_three_runs_in_a_row(answers, task_id, run):
-    check, name = checks()[task_id]
-
-    report = check.run(answers["solutions"][name])
-
-    assert report.status == "passed", str(report)
-    assert report.score == 1.0 and report.total >= 6
-
-
-@pytest.mark.parametrize("task_id", ["orders_servicer", "resume_feed"])
-def test_the_blank_exercise_reads_not_attempted_and_scores_zero(answers, task_id):
-    check, name = checks()[task_id]
-
-    report = check.run(answers["exercises"][name])
-
-    assert report.status == "not attempted", str(report)
-    assert report.score == 0.0 and "Traceback" not in str(report)
+CHECKS = {
+    "orders_servicer": (grpc03.check_orders_servicer, "OrdersServicer"),
+    "resume_feed": (grpc03.check_resume_feed, "collect_orders"),
+}
+(
+    test_the_solution_notebook_passes_every_case_three_runs_in_a_row,
+    test_the_blank_exercise_scores_zero,
+) = solution_and_blank_tests(
+    CHECKS, lambda: answers("solutions"), lambda: answers("exercises"), runs=3, min_cases=6
+)
 
 
 # Wrong OrdersServicer answers: each overrides one method of the solution's class.
 
 
-def wrong_servicer(answers, **methods):
-    base = answers["solutions"]["OrdersServicer"]
+def wrong_servicer(**methods):
+    base = answers("solutions")["OrdersServicer"]
     return type("Wrong", (base,), methods)
 
 
@@ -239,15 +203,13 @@ WRONG_ORDERS = [pytest.param(m, c, id=n) for n, m, c in make_wrong_orders()]
 
 
 @pytest.mark.parametrize(("methods", "case"), WRONG_ORDERS)
-def test_a_wrong_orders_servicer_fails_the_case_that_targets_it(answers, methods, case):
+def test_a_wrong_orders_servicer_fails_the_case_that_targets_it(methods, case):
     from labsupport.lessons.grpc03 import check_orders_servicer
 
-    report = check_orders_servicer.run(wrong_servicer(answers, **methods))
+    report = check_orders_servicer.run(wrong_servicer(**methods))
 
-    failed = failed_cases(report)
     assert report.status == "failed", str(report)
-    assert any(case in name for name in failed), str(report)
-    assert all(c.hint for c in report.cases if c.outcome != "passed")
+    assert_fails_its_cases(report, case)
 
 
 # Wrong collect_orders answers.
@@ -345,13 +307,11 @@ def test_a_wrong_stream_reader_fails_the_case_that_targets_it(answer, case):
 
     report = check_resume_feed.run(answer)
 
-    failed = failed_cases(report)
     for call in KEPT_CALLS:
         call.cancel()
     KEPT_CALLS.clear()
     assert report.status == "failed", str(report)
-    assert any(case in name for name in failed), str(report)
-    assert all(c.hint for c in report.cases if c.outcome != "passed")
+    assert_fails_its_cases(report, case)
 
 
 def test_the_exercise_keeps_the_docstrings_and_hides_every_solution():

@@ -13,30 +13,21 @@ from collections import Counter
 
 import nbformat
 import pytest
+from _checktests import assert_fails_its_cases, solution_and_blank_tests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jupyter_client.manager import start_new_kernel
 
 from labsupport import config, serve_tcp
+from labsupport.checks import load_answers
 from labsupport.lessons import sockets05 as s5
 from labsupport.waiting import wait_until
 
 NOTEBOOK = "05_sockets.ipynb"
-TASK_STARTS = ("def ", "async def ", "class ")
 
 
-def load_answers(folder: str) -> dict:
-    """Run the task cells (those starting with def or class) of a lesson-05 notebook."""
-    nb = nbformat.read(config.REPO_ROOT / folder / NOTEBOOK, as_version=4)
-    space = {"asyncio": asyncio, "struct": struct, "MAX_FRAME_BYTES": s5.MAX_FRAME_BYTES,
-             "FrameTooLarge": s5.FrameTooLarge}  # fmt: skip
-    for cell in nb.cells:
-        if cell.cell_type == "code" and cell.source.startswith(TASK_STARTS):
-            exec(compile(cell.source, f"{folder}/{NOTEBOOK}", "exec"), space)
-    return space
-
-
-SOLVED, BLANK = load_answers("solutions"), load_answers("exercises")
+SOLVED = load_answers(config.REPO_ROOT / "solutions" / NOTEBOOK)
+BLANK = load_answers(config.REPO_ROOT / "exercises" / NOTEBOOK)
 CHECKS = {
     "frame_decoder": (s5.check_frame_decoder, "FrameDecoder"),
     "heartbeat_detector": (s5.check_heartbeat_detector, "watch_heartbeats"),
@@ -175,31 +166,12 @@ WRONG_ANSWERS = [
 ]  # fmt: skip
 
 
-def failed_cases(report) -> dict[str, str]:
-    return {c.name: c.message for c in report.cases if c.outcome != "passed"}
-
-
 # --- the checks -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("task_id", sorted(CHECKS))
-def test_the_solution_notebook_passes_every_case(task_id):
-    check, name = CHECKS[task_id]
-
-    report = check.run(SOLVED[name])
-
-    assert report.status == "passed", str(report)
-    assert report.score == 1.0 and report.total >= 4
-
-
-@pytest.mark.parametrize("task_id", sorted(CHECKS))
-def test_the_blank_exercise_reads_not_attempted_and_scores_zero(task_id):
-    check, name = CHECKS[task_id]
-
-    report = check.run(BLANK[name])
-
-    assert report.status == "not attempted", str(report)
-    assert report.score == 0.0 and "Traceback" not in str(report)
+test_the_solution_notebook_passes_every_case, test_the_blank_exercise_scores_zero = (
+    solution_and_blank_tests(CHECKS, SOLVED, BLANK, runs=3, min_cases=4)
+)
 
 
 @pytest.mark.parametrize(
@@ -210,10 +182,7 @@ def test_a_known_wrong_answer_fails_the_case_that_targets_it(task_id, mistake, a
 
     report = check.run(answer)
 
-    failed = failed_cases(report)
-    assert report.status in ("failed", "error"), str(report)
-    assert any(case in name for name in failed), str(report)
-    assert all(c.hint for c in report.cases if c.outcome != "passed")
+    assert_fails_its_cases(report, case)
 
 
 def test_every_task_has_at_least_eight_wrong_answers_in_these_tests():

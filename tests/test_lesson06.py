@@ -7,28 +7,20 @@ import json
 import time
 from collections import Counter
 
-import httpx
 import nbformat
 import pytest
+from _checktests import assert_fails_its_cases, failed_cases, solution_and_blank_tests
 
 from labsupport import config
+from labsupport.checks import load_answers
 from labsupport.lessons import events06 as e6
 
 NOTEBOOK = "06_lightweight_events.ipynb"
 pytestmark = pytest.mark.broker
 
 
-def load_answers(folder: str) -> dict:
-    """Run the task cells (those starting with `def`) of a lesson-06 notebook; return its names."""
-    nb = nbformat.read(config.REPO_ROOT / folder / NOTEBOOK, as_version=4)
-    space = {"json": json, "time": time, "httpx": httpx}
-    for cell in nb.cells:
-        if cell.cell_type == "code" and cell.source.startswith("def "):
-            exec(compile(cell.source, f"{folder}/{NOTEBOOK}", "exec"), space)
-    return space
-
-
-SOLVED, BLANK = load_answers("solutions"), load_answers("exercises")
+SOLVED = load_answers(config.REPO_ROOT / "solutions" / NOTEBOOK)
+BLANK = load_answers(config.REPO_ROOT / "exercises" / NOTEBOOK)
 CHECKS = {
     "shipping_consumer": (e6.check_shipping_consumer, "make_shipping_callback"),
     "order_when_ready": (e6.check_order_when_ready, "get_order_when_ready"),
@@ -143,31 +135,12 @@ def report_of(task_id: str, mistake: str):
     return CHECKS[task_id][0].run(answer)
 
 
-def failed_cases(report) -> dict[str, str]:
-    return {c.name: c.message for c in report.cases if c.outcome != "passed"}
-
-
 # --- the checks -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("task_id", sorted(CHECKS))
-def test_the_solution_notebook_passes_every_case(task_id):
-    check, name = CHECKS[task_id]
-
-    report = check.run(SOLVED[name])
-
-    assert report.status == "passed", str(report)
-    assert report.score == 1.0 and report.total >= 5
-
-
-@pytest.mark.parametrize("task_id", sorted(CHECKS))
-def test_the_blank_exercise_reads_not_attempted_and_scores_zero(task_id):
-    check, name = CHECKS[task_id]
-
-    report = check.run(BLANK[name])
-
-    assert report.status == "not attempted", str(report)
-    assert report.score == 0.0 and "Traceback" not in str(report)
+test_the_solution_notebook_passes_every_case, test_the_blank_exercise_scores_zero = (
+    solution_and_blank_tests(CHECKS, SOLVED, BLANK, runs=3, min_cases=5)
+)
 
 
 @pytest.mark.parametrize(
@@ -176,10 +149,7 @@ def test_the_blank_exercise_reads_not_attempted_and_scores_zero(task_id):
 def test_a_known_wrong_answer_fails_the_case_that_targets_it(task_id, mistake, answer, case):
     report = report_of(task_id, mistake)
 
-    failed = failed_cases(report)
-    assert report.status in ("failed", "error"), str(report)
-    assert any(case in name for name in failed), str(report)
-    assert all(c.hint for c in report.cases if c.outcome != "passed")
+    assert_fails_its_cases(report, case)
 
 
 def test_every_task_has_at_least_eight_wrong_answers_in_these_tests():

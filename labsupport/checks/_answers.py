@@ -23,11 +23,15 @@ from typing import Any
 _KEPT = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-def load_answers(notebook: str | Path, *, edits: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+def load_answers(
+    notebook: str | Path, *, edits: Sequence[tuple[str, str]] = (), keep: Sequence[str] = ()
+) -> dict[str, Any]:
     """Return the names a notebook's imports, functions and classes define, after `edits`.
 
     Each (old, new) edit replaces text that occurs exactly once in the code cells; any
     other count raises ValueError, so a wrong answer never silently equals the solution.
+    `keep` names variables whose top-level assignments run too, because the answers need
+    them (`keep=["shop_pb2_grpc"]` for `shop_pb2, shop_pb2_grpc = load_shop()`).
     """
     import nbformat  # only the tests and the grader need it
 
@@ -42,6 +46,14 @@ def load_answers(notebook: str | Path, *, edits: Sequence[tuple[str, str]] = ())
     space: dict[str, Any] = {"__name__": f"answers_{path.stem}"}
     for number, source in enumerate(sources):
         tree = ast.parse(source, filename=f"{path.name}, code cell {number + 1}")
-        tree.body = [node for node in tree.body if isinstance(node, _KEPT)]
+        tree.body = [node for node in tree.body if isinstance(node, _KEPT) or _assigns(node, keep)]
         exec(compile(tree, f"{path}#cell{number + 1}", "exec"), space)  # noqa: S102
     return space
+
+
+def _assigns(node: ast.stmt, names: Sequence[str]) -> bool:
+    """Tell whether `node` is an assignment to one of `names`."""
+    if not isinstance(node, ast.Assign):
+        return False
+    targets = [n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+    return any(name in names for name in targets)
