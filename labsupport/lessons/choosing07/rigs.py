@@ -19,7 +19,7 @@ from pathlib import Path
 
 from labsupport import ensure_rabbitmq, fresh_name
 from labsupport.faults import start_worker
-from labsupport.messaging import connect_amqp
+from labsupport.messaging import connect_amqp, drain_queue
 from labsupport.waiting import wait_until
 
 from .services import DUAL_WRITE_POINTS, OUTBOX_POINTS, open_db, orders_service
@@ -44,14 +44,10 @@ class CrashRun:
 
 def take_events(url: str, queue: str) -> list[tuple[str, int]]:
     """Take every message off queue; return (message id, order id) pairs in arrival order."""
-    events = []
-    with connect_amqp(url) as connection:
-        channel = connection.channel()
-        while True:
-            method, properties, body = channel.basic_get(queue, auto_ack=True)
-            if method is None:
-                return events
-            events.append((properties.message_id, json.loads(body)["order_id"]))
+    return [
+        (props.message_id, json.loads(body)["order_id"])
+        for _, props, body in drain_queue(url, queue)
+    ]
 
 
 def count_damage(saved: set[int], events: list[tuple[str, int]]) -> tuple[int, int, int]:

@@ -15,7 +15,7 @@ import pika
 import redis
 
 from labsupport.faults import start_worker
-from labsupport.messaging import StoppableThread, connect_amqp, queue_depth
+from labsupport.messaging import StoppableThread, connect_amqp, drain_queue, queue_depth
 from labsupport.waiting import wait_until
 
 from .services_billing import billing_worker
@@ -44,9 +44,7 @@ def try_exchange(
         channel.basic_publish(exchange, key, key.encode())
     got = {}
     for label, queue in queues.items():
-        got[label] = []
-        while (delivery := channel.basic_get(queue, auto_ack=True))[0] is not None:
-            got[label].append(delivery[2].decode())
+        got[label] = [body.decode() for _, _, body in drain_queue(channel, queue)]
         channel.queue_delete(queue)
     channel.exchange_delete(exchange)
     channel.close()
