@@ -64,8 +64,9 @@ def test_delay_rate_slows_only_that_share_of_requests(app):
         samples = [timed_get_ms(client) for _ in range(80)]
     delayed = faults.stats.delays_injected
     assert 0.1 * 80 <= delayed <= 0.4 * 80
-    # Every delayed request is slow; a noisy host may also slow a few others.
-    assert delayed <= sum(ms >= 30 for ms in samples) <= delayed + 4
+    # Every delayed request is slow; a busy host (make test runs two workers) slows a few
+    # others too: 5 of the 61 undelayed ones once. A tenth of them is the allowance.
+    assert delayed <= sum(ms >= 30 for ms in samples) <= delayed + 0.1 * (80 - delayed)
 
 
 def test_changing_the_error_rate_acts_on_a_running_app(app):
