@@ -56,13 +56,21 @@ $(CHROMIUM):
 test: setup lint $(CHROMIUM)
 	$(PY) -m labsupport.lab run -- $(MAKE) --no-print-directory pytest-all
 
-# Runs beside the brokers that `make test` started; solutions run with checks strict.
+# Runs beside the brokers that `make test` started, in three parts:
+# 1. every test and notebook that leaves the shared brokers alone, on $(WORKERS) workers (one
+#    test file or notebook per worker at a time: --dist loadscope keeps a notebook's cells in order);
+# 2. the solutions, with checks strict (a check that does not pass raises), on $(WORKERS) workers;
+# 3. last and alone, what stops or restarts a shared broker on purpose (marked `serial`): a
+#    broker restarted from a kernel belongs to that kernel and ends with it, so nothing may
+#    run beside or after it that expects the broker to stay up.
+WORKERS ?= 2
+NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NB_CELL_TIMEOUT) -p no:cacheprovider
 pytest-all:
-	$(PY) -m pytest tests $(wildcard notebooks/*.ipynb exercises/*.ipynb) --nbval-lax --nbval-current-env \
-	  --nbval-cell-timeout=$(NB_CELL_TIMEOUT) -p no:cacheprovider
+	$(PY) -m pytest -n $(WORKERS) --dist loadscope -m "not serial" tests \
+	  $(wildcard notebooks/*.ipynb exercises/*.ipynb) $(NBVAL)
 	@if ls solutions/*.ipynb >/dev/null 2>&1; then \
-	  LAB_CHECKS_STRICT=1 $(PY) -m pytest solutions/*.ipynb --nbval-lax --nbval-current-env \
-	    --nbval-cell-timeout=$(NB_CELL_TIMEOUT) -p no:cacheprovider; fi
+	  LAB_CHECKS_STRICT=1 $(PY) -m pytest -n $(WORKERS) --dist loadscope solutions/*.ipynb $(NBVAL); fi
+	$(PY) -m pytest -m serial tests $(wildcard notebooks/*.ipynb) $(NBVAL)
 
 bench: setup
 	@$(PY) -m labsupport.prereqs --bench

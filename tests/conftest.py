@@ -38,3 +38,15 @@ def rabbit_broker():
 def _stop_services_after_each_test():
     yield
     stop_all()
+
+
+# Lesson notebooks that stop or restart the lab's shared brokers on purpose. `make test`
+# runs everything else on several workers at once, and these alone afterwards (`-m serial`),
+# so no other test sees an outage it did not ask for.
+SERIAL_NOTEBOOKS = ("notebooks/04_pubsub_and_queues.ipynb",)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.relative_to(config.rootpath).as_posix() in SERIAL_NOTEBOOKS:
+            item.add_marker(pytest.mark.serial)

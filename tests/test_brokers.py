@@ -23,6 +23,7 @@ def test_asking_twice_returns_the_same_redis(redis_broker):
     assert ensure_redis().port == redis_broker.port
 
 
+@pytest.mark.serial
 def test_redis_killed_is_down_and_comes_back_on_the_same_port(redis_broker):
     if not redis_broker.managed:
         pytest.skip("REDIS_URL points at a server the lab does not manage")
@@ -33,6 +34,7 @@ def test_redis_killed_is_down_and_comes_back_on_the_same_port(redis_broker):
     assert redis_broker.port == port and ping("127.0.0.1", port)
 
 
+@pytest.mark.serial
 def test_redis_persistence_keeps_data_across_a_restart(redis_broker):
     if not redis_broker.managed:
         pytest.skip("REDIS_URL points at a server the lab does not manage")
@@ -61,6 +63,7 @@ def test_rabbitmq_listens_on_loopback_only(rabbit_broker):
     assert amqp_handshake("127.0.0.1", rabbit_broker.port)
 
 
+@pytest.mark.serial
 def test_durable_queue_survives_a_rabbitmq_restart(rabbit_broker):
     if not rabbit_broker.managed:
         pytest.skip("AMQP_URL points at a server the lab does not manage")
