@@ -58,12 +58,13 @@ test: setup lint $(CHROMIUM)
 
 # Runs beside the brokers that `make test` started, in three parts:
 # 1. every test and notebook that leaves the shared brokers alone, on $(WORKERS) workers (one
-#    test file or notebook per worker at a time: --dist loadscope keeps a notebook's cells in order);
+#    test file or notebook per worker at a time: --dist loadscope keeps a notebook's cells in
+#    order); most of the time goes to waiting on sockets and timers, not to the 2 cores;
 # 2. the solutions, with checks strict (a check that does not pass raises), on $(WORKERS) workers;
 # 3. last and alone, what stops or restarts a shared broker on purpose (marked `serial`): a
 #    broker restarted from a kernel belongs to that kernel and ends with it, so nothing may
 #    run beside or after it that expects the broker to stay up.
-WORKERS ?= 2
+WORKERS ?= 3
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NB_CELL_TIMEOUT) -p no:cacheprovider
 pytest-all:
 	$(PY) -m pytest -n $(WORKERS) --dist loadscope -m "not serial" tests \
