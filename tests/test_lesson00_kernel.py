@@ -46,16 +46,12 @@ def own_lab_kernel(tmp_path):
         manager.shutdown_kernel(now=True)
 
 
-def test_lesson_00_runs_twice_in_a_row_in_one_kernel(own_lab_kernel):
-    _manager, client, _lab = own_lab_kernel
+def test_lesson_00_runs_twice_in_one_kernel_and_a_kill_9_of_it_leaves_no_broker(own_lab_kernel):
+    manager, client, lab = own_lab_kernel
     cells = _code_cells(LESSON_00)
     _run_cells(client, cells)
-    _run_cells(client, cells)
+    _run_cells(client, cells)  # a learner's "Run All" again: nothing left over breaks it
 
-
-def test_kill_9_of_a_kernel_that_ran_lesson_00_leaves_no_broker(own_lab_kernel):
-    manager, client, lab = own_lab_kernel
-    _run_cells(client, _code_cells(LESSON_00))
     records = [json.loads(p.read_text()) for p in (lab / "pids").glob("*.json")]
     labels = {r["label"] for r in records}
     assert {"redis-server", "rabbitmq", "epmd"} <= labels, labels
