@@ -67,7 +67,7 @@ test: setup lint $(CHROMIUM)
 WORKERS ?= 3
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NB_CELL_TIMEOUT) -p no:cacheprovider
 pytest-all:
-	$(PY) -m pytest -n $(WORKERS) --dist loadscope -m "not serial" tests \
+	$(PY) -m pytest -n $(WORKERS) --dist loadscope --no-loadscope-reorder -m "not serial" tests \
 	  $(wildcard notebooks/*.ipynb exercises/*.ipynb) $(NBVAL)
 	@if ls solutions/*.ipynb >/dev/null 2>&1; then \
 	  LAB_CHECKS_STRICT=1 $(PY) -m pytest -n $(WORKERS) --dist loadscope solutions/*.ipynb $(NBVAL); fi

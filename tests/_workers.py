@@ -10,7 +10,9 @@ from pathlib import Path
 def wait_in_a_loop(folder: str) -> None:
     """Write `started`, loop until stopped, and write `cleaned-up` on the way out."""
     path = Path(folder)
-    (path / "started").write_text(str(os.getpid()))
+    # Written whole, then renamed: a test that sees `started` never reads it half written.
+    (path / "started.tmp").write_text(str(os.getpid()))
+    os.replace(path / "started.tmp", path / "started")
     try:
         for _ in range(600):  # bounded: at most a minute even if nobody stops it
             time.sleep(0.1)

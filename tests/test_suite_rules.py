@@ -6,7 +6,7 @@ import ast
 import re
 
 import nbformat
-from conftest import SERIAL_NOTEBOOKS
+from conftest import LONGEST_FIRST, SERIAL_NOTEBOOKS, SPREAD
 
 from labsupport import config
 
@@ -46,3 +46,11 @@ def test_a_notebook_that_stops_a_shared_broker_runs_alone():
             stopping.append(f"notebooks/{path.name}")
     assert stopping, "no notebook stops a broker: the pattern above no longer matches the lessons"
     assert sorted(set(stopping) - set(SERIAL_NOTEBOOKS)) == [], "add these to SERIAL_NOTEBOOKS"
+
+
+def test_the_scheduling_lists_name_files_that_exist():
+    listed = [*SERIAL_NOTEBOOKS, *SPREAD, *LONGEST_FIRST]
+    missing = [path for path in listed if not (config.REPO_ROOT / path).is_file()]
+    assert missing == [], f"renamed or removed: update tests/conftest.py ({missing})"
+    assert len(set(LONGEST_FIRST)) == len(LONGEST_FIRST)
+    assert set(SPREAD) <= set(LONGEST_FIRST), "a spread file's tests should start early"
