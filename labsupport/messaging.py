@@ -129,7 +129,8 @@ class BackgroundConsumer(StoppableThread):
     The callback acks (or not) itself, exactly as in a pika script. `prefetch` is the
     channel's `basic_qos(prefetch_count=...)` (0: no limit); `auto_ack=True` hands
     messages over already acked (at-most-once). `start()` returns once the consumer is
-    registered, so nothing published afterwards can miss it.
+    registered, so nothing published afterwards can miss it. After `stop()` is asked, no
+    further message reaches the callback (unless auto-acked): the broker keeps the rest.
     """
 
     def __init__(self, url: str, queue: str, callback: Callable, *, prefetch: int = 1,
@@ -152,10 +153,18 @@ class BackgroundConsumer(StoppableThread):
         with connect_amqp(self.url) as connection:
             channel = connection.channel()
             channel.basic_qos(prefetch_count=self.prefetch)
-            channel.basic_consume(self.queue, self.callback, auto_ack=self.auto_ack)
+            channel.basic_consume(self.queue, self._deliver, auto_ack=self.auto_ack)
             self.ready.set()
             while self.keep_going():
                 connection.process_data_events(time_limit=0.05)
+
+    def _deliver(self, channel, method, properties, body) -> None:
+        # One process_data_events call hands over everything already buffered, up to the
+        # prefetch. Once stop() is asked, leave those unacked: the broker delivers them
+        # again when this connection closes. With auto_ack they are already acked, so
+        # they are still handled rather than dropped.
+        if self.auto_ack or not self._halt.is_set():
+            self.callback(channel, method, properties, body)
 
     def __repr__(self) -> str:
         state = "running" if self.is_alive() else "stopped"

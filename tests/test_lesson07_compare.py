@@ -59,11 +59,12 @@ def test_an_order_sent_while_the_consumer_is_down_is_done_only_once_it_is_back(
 
     down_at, up_at = SHORT.outage_s
     # 150 ms of slack on each side: the outage timer and the stop take a moment under load
+    # A few orders are enough to show it; a busy machine publishes at 40 ms, not 10 ms, each.
     queued = [a for a in attempts if down_at + 0.15 <= a.at_s < up_at - 0.15]
-    assert len(queued) > 10
+    assert len(queued) >= 3, f"only {len(queued)} orders sent during the outage"
     assert all(pattern.done[a.message_id] - start >= up_at for a in queued)
     before = [a for a in attempts if a.at_s < down_at - 0.15]
-    assert sum(pattern.done[a.message_id] - start < down_at for a in before) > 10  # no outage yet
+    assert sum(pattern.done[a.message_id] - start < down_at for a in before) >= 3  # no outage yet
 
 
 def test_without_an_outage_rest_fails_the_injected_share_and_pays_the_added_latency(lab):

@@ -83,40 +83,49 @@ def _proxied(running, name: str, delay_ms: float) -> FaultyProxy:
     return FaultyProxy(running, name=f"cmp-{name}", delay_ms=delay_ms)
 
 
+@dataclass
+class _FaultyHttp:
+    """An app served for real, failing `error_rate` with 503s, behind a delaying proxy."""
+
+    client: ThinHttpClient
+    proxy: FaultyProxy
+    close: Callable[[], None]
+
+
+def _faulty_http(app: FastAPI, name: str, delay_ms: float, error_rate: float, seed: int):
+    add_faults(app, error_rate=error_rate, status=503, seed=seed)
+    server = serve_app(app, name=f"cmp-{name}")
+    proxy = _proxied(server, name, delay_ms)
+    client = ThinHttpClient(f"http://{proxy.target}", timeout_s=1.0)
+    return _FaultyHttp(client, proxy, lambda: [client.close(), proxy.stop(), server.stop()])
+
+
 def rest_pattern(delay_ms: float, error_rate: float, seed: int) -> Pattern:
     """REST: POST a reservation through a proxy (latency, outage); the app fails `error_rate`."""
-    app = make_inventory_app()
-    add_faults(app, error_rate=error_rate, status=503, seed=seed)
-    server = serve_app(app, name="cmp-rest")
-    proxy = _proxied(server, "rest", delay_ms)
-    client = ThinHttpClient(f"http://{proxy.target}", timeout_s=1.0)
+    http = _faulty_http(make_inventory_app(), "rest", delay_ms, error_rate, seed)
 
     def call(i: int) -> bool:
-        return client.request("POST", f"/orders/{i}/reservation", ORDER)[0] == 201
+        return http.client.request("POST", f"/orders/{i}/reservation", ORDER)[0] == 201
 
-    return Pattern("REST", "the reply", "inventory up now; its URL and JSON",
-                   call, lambda: proxy.set(down=True), lambda: proxy.set(down=False),
-                   lambda: [client.close(), proxy.stop(), server.stop()])  # fmt: skip
+    return Pattern("REST", "the reply", "inventory up now; its URL and JSON", call,
+                   lambda: http.proxy.set(down=True), lambda: http.proxy.set(down=False),
+                   http.close)  # fmt: skip
 
 
 def jsonrpc_pattern(delay_ms: float, error_rate: float, seed: int) -> Pattern:
     """JSON-RPC: one POST carries a batch of BATCH `reserve` calls; faults as for REST."""
-    app = make_jsonrpc_app()
-    add_faults(app, error_rate=error_rate, status=503, seed=seed)
-    server = serve_app(app, name="cmp-jsonrpc")
-    proxy = _proxied(server, "jsonrpc", delay_ms)
-    client = ThinHttpClient(f"http://{proxy.target}", timeout_s=1.0)
+    http = _faulty_http(make_jsonrpc_app(), "jsonrpc", delay_ms, error_rate, seed)
 
     def call(i: int) -> bool:
         batch = [{"jsonrpc": "2.0", "method": "reserve", "params": ORDER, "id": i * BATCH + k}
                  for k in range(BATCH)]  # fmt: skip
-        status, body = client.request("POST", "/rpc", batch)
+        status, body = http.client.request("POST", "/rpc", batch)
         return status == 200 and all("result" in reply for reply in json.loads(body))
 
     return Pattern(f"JSON-RPC batch of {BATCH}", "the batch's replies",
                    "inventory up now; method names and params", call,
-                   lambda: proxy.set(down=True), lambda: proxy.set(down=False),
-                   lambda: [client.close(), proxy.stop(), server.stop()], ops_per_call=BATCH)  # fmt: skip
+                   lambda: http.proxy.set(down=True), lambda: http.proxy.set(down=False),
+                   http.close, ops_per_call=BATCH)  # fmt: skip
 
 
 def grpc_pattern(delay_ms: float, error_rate: float, seed: int) -> Pattern:
@@ -163,11 +172,8 @@ def _messaging_pattern(rabbit_url: str, name: str, exchange: str, queue: str,
     channel = connection.channel()
     channel.confirm_delivery()  # basic_publish returns once the broker has the message
     done: dict[str, float] = {}
-    stopping = threading.Event()
 
     def callback(ch, method, properties, body):
-        if stopping.is_set():
-            return  # going down: leave it unacked, the broker requeues it when we disconnect
         if handle(properties.message_id):
             done.setdefault(properties.message_id, time.perf_counter())
             ch.basic_ack(method.delivery_tag)
@@ -184,13 +190,9 @@ def _messaging_pattern(rabbit_url: str, name: str, exchange: str, queue: str,
         return True  # an unconfirmed publish raises
 
     def down() -> None:
-        # Without the flag, a consumer with a backlog keeps handling prefetched messages
-        # for a while after stop() is asked (measured: up to a second).
-        stopping.set()
-        consumer[0].stop()
+        consumer[0].stop()  # what it had prefetched and not handled goes back to the queue
 
     def up() -> None:
-        stopping.clear()
         consumer[0] = BackgroundConsumer(
             rabbit_url, queue, callback, prefetch=20, name=name
         ).start()
@@ -226,20 +228,16 @@ def event_pattern(rabbit_url: str, delay_ms: float, error_rate: float, seed: int
         channel.exchange_declare(exchange, exchange_type="fanout", auto_delete=True)
         channel.queue_declare(queue, durable=True, arguments={"x-expires": 120_000})
         channel.queue_bind(queue, exchange)
-    app = make_inventory_app()
-    add_faults(app, error_rate=error_rate, status=503, seed=seed)
-    source = serve_app(app, name="cmp-details")
-    proxy = _proxied(source, "details", delay_ms)
-    client = ThinHttpClient(f"http://{proxy.target}", timeout_s=1.0)
+    details = _faulty_http(make_inventory_app(), "details", delay_ms, error_rate, seed)
 
     def handle(message_id: str) -> bool:
         try:
-            return client.get(f"/orders/{message_id.rsplit('-', 1)[1]}")[0] == 200
+            return details.client.get(f"/orders/{message_id.rsplit('-', 1)[1]}")[0] == 200
         except OSError:
             return False
 
     texts = ("thin event", "the broker's confirm", "the broker; consumers then call its REST API")
     pattern = _messaging_pattern(rabbit_url, "event", exchange, queue, handle, delay_ms, texts)
     close = pattern.close
-    pattern.close = lambda: [close(), client.close(), proxy.stop(), source.stop()]
+    pattern.close = lambda: [close(), details.close()]
     return pattern
