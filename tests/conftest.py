@@ -40,9 +40,9 @@ def _stop_services_after_each_test():
     stop_all()
 
 
-# Lesson notebooks that stop or restart the lab's shared brokers on purpose. `make test`
-# runs everything else on several workers at once, and these alone afterwards (`-m serial`),
-# so no other test sees an outage it did not ask for.
+# Lesson notebooks that stop or restart the lab's brokers on purpose. `make test` runs them,
+# and the tests marked `serial`, one after another in a lab of their own (`-m serial`), so
+# no other test sees an outage it did not ask for.
 SERIAL_NOTEBOOKS = ("notebooks/04_pubsub_and_queues.ipynb",)
 
 
