@@ -70,6 +70,8 @@ WRONG_RETRIES = {
     "does not retry connection errors": (("except httpx.TransportError as exc:",
                                           "except httpx.HTTPStatusError as exc:"),
                                          ["short outage"]),
+    "draws every wait under the first one": (("uniform(0, min(max_delay_s, base_delay_s * 2**attempt))",
+                                              "uniform(0, base_delay_s)"), ["random amount"]),
     "lets the waits grow past max_delay_s": (("uniform(0, min(max_delay_s, base_delay_s * 2**attempt))",
                                               "uniform(0, base_delay_s * 2**attempt)"), ["max_delay_s between"]),
     "caps Retry-After at max_delay_s": (("max(wait_s, retry_after_s(reply))",
