@@ -56,38 +56,11 @@ $(CHROMIUM):
 test: setup lint $(CHROMIUM)
 	$(PY) -m labsupport.lab run -- $(MAKE) --no-print-directory pytest-all
 
-# Runs beside the brokers that `make test` started, in two streams at once:
-# - what stops or restarts a broker on purpose (marked `serial`: lesson 04's notebook and a
-#   few tests) runs in a lab of its own, with its own Redis and RabbitMQ, one test after
-#   another; a broker restarted from a kernel belongs to that kernel and ends with it, so
-#   nothing else may use those brokers. Its report is printed when both streams are done;
-# - everything else shares the lab's brokers on $(WORKERS) workers: tests, lessons and
-#   exercises, then the solutions with checks strict (a check that does not pass raises).
-#   A notebook's cells, and a test file's tests, stay on one worker and in order (the few
-#   files whose tests are spread one by one, and the order units start in, are in
-#   tests/conftest.py). Most of the time goes to waiting on sockets and timers, not to the
-#   2 cores, hence more workers than cores.
+# Runs beside the brokers that `make test` started: tests/run_all.sh says what runs where.
 WORKERS ?= 3
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NB_CELL_TIMEOUT) -p no:cacheprovider
-ALONE := $(CURDIR)/.lab/alone
 pytest-all:
-	@mkdir -p $(ALONE); rm -f $(ALONE)/report.txt; \
-	echo "=== Broker-stopping tests start in a lab of their own; their report comes at the end"; \
-	env -u REDIS_URL -u AMQP_URL LAB_DIR=$(ALONE) $(PY) -m labsupport.lab run -- \
-	  $(PY) -m pytest -m serial tests $(wildcard notebooks/*.ipynb) $(NBVAL) \
-	  > $(ALONE)/report.txt 2>&1 & alone=$$!; \
-	trap 'kill $$alone 2>/dev/null' INT TERM; \
-	echo "=== Tests, lessons and exercises on $(WORKERS) workers"; \
-	$(PY) -m pytest -n $(WORKERS) --dist loadscope --no-loadscope-reorder -m "not serial" tests \
-	  $(wildcard notebooks/*.ipynb exercises/*.ipynb) $(NBVAL); shared=$$?; \
-	if [ $$shared = 0 ] && ls solutions/*.ipynb >/dev/null 2>&1; then \
-	  echo "=== Solutions, checks strict, on $(WORKERS) workers"; \
-	  LAB_CHECKS_STRICT=1 $(PY) -m pytest -n $(WORKERS) --dist loadscope solutions/*.ipynb $(NBVAL); \
-	  shared=$$?; fi; \
-	wait $$alone; alone=$$?; \
-	echo "=== Broker-stopping tests, run meanwhile in a lab of their own ($(ALONE)):"; \
-	cat $(ALONE)/report.txt; \
-	[ $$shared = 0 ] && [ $$alone = 0 ]
+	PY=$(PY) WORKERS=$(WORKERS) NBVAL="$(NBVAL)" bash tests/run_all.sh
 
 bench: setup
 	@$(PY) -m labsupport.prereqs --bench
