@@ -242,9 +242,9 @@ def assert_backoff_grows_with_jitter(runs: list[list[float]], base_delay_s: floa
         raise AssertionError(f"made {counts} calls per run with max_attempts=7 to a dead service")
     # A gap between two calls is a wait plus a call, and on a busy machine the call alone can
     # outlast the first waits: count each gap above the shortest gap of its run.
-    floors = [min(gaps) for gaps in runs]
-    early = sum(g - floor for gaps, floor in zip(runs, floors) for g in gaps[:2])
-    late = sum(g - floor for gaps, floor in zip(runs, floors) for g in gaps[4:6])
+    above = [[g - min(gaps) for g in gaps] for gaps in runs]
+    early = sum(sum(gaps[:2]) for gaps in above)
+    late = sum(sum(gaps[4:6]) for gaps in above)
     assert late >= 2 * early and late >= 2 * base_delay_s * len(runs), (
         f"the waits did not grow: beyond the shortest gap of each run, the first two waits took "
         f"{early / len(runs):.3f} s per run, the fifth and sixth {late / len(runs):.3f} s"
