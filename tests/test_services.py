@@ -54,7 +54,13 @@ def test_stop_all_stops_every_kind_of_service():
     assert running_services() == []
 
 
-def test_loopback_rest_p50_is_a_few_milliseconds_not_a_nagle_stall():
+def _p10(samples: list[float]) -> float:
+    # Nagle + delayed ACK stalls every request ~40 ms; a healthy loopback call takes ~1 ms.
+    # A busy machine slows many requests but not the fastest tenth, which a stall would.
+    return statistics.quantiles(samples, n=10)[0]
+
+
+def test_loopback_rest_calls_take_a_few_milliseconds_not_a_nagle_stall():
     run = serve_app(demo_app, name="orders")
     with httpx.Client() as client:
         samples = []
@@ -62,13 +68,17 @@ def test_loopback_rest_p50_is_a_few_milliseconds_not_a_nagle_stall():
             start = time.perf_counter()
             client.get(f"{run.url}/health")
             samples.append((time.perf_counter() - start) * 1000)
-    # Nagle + delayed ACK shows up as ~40 ms per request; a healthy loopback call is ~1 ms.
-    assert statistics.median(samples) < 20
+    assert _p10(samples) < 20, (
+        f"p10 {_p10(samples):.1f} ms, median {statistics.median(samples):.1f}"
+    )
 
 
 def test_tcp_echo_round_trip_has_no_nagle_artefact():
     run = serve_tcp(echo, name="echo")
-    assert statistics.median(_round_trips_ms(run.host, run.port)) < 20
+    samples = _round_trips_ms(run.host, run.port)
+    assert _p10(samples) < 20, (
+        f"p10 {_p10(samples):.1f} ms, median {statistics.median(samples):.1f}"
+    )
 
 
 def test_serve_tcp_refuses_a_plain_function_with_a_clear_error():
