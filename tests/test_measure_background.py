@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
-
 import pytest
 
 from labsupport import _procs, serve_tcp
@@ -45,7 +43,9 @@ def test_a_knob_turned_while_it_runs_shows_up_in_what_it_measured(tmp_path, monk
         result = load.stop()
     before = [r.latency_s * 1000 for r in result.records if r.intended_s < changed_at]
     after = [r.latency_s * 1000 for r in result.records if r.intended_s > changed_at + 0.6]
-    assert statistics.median(after) >= statistics.median(before) + 30
+    # Latency counts from the intended send time, so a backlog on a busy machine can lift
+    # even the median before the turn; the fastest request shows the proxy's floor.
+    assert min(after) >= 35 > min(before), (min(before), min(after))
     intended = [r.intended_s for r in result.records]
     assert intended == sorted(intended), "segments must join into one timeline"
     assert not load.running
