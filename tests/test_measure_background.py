@@ -24,8 +24,20 @@ class EchoCall:
         if sock is None:
             sock = self.local.sock = self.socket.create_connection(self.address, timeout=2)
             sock.setsockopt(self.socket.IPPROTO_TCP, self.socket.TCP_NODELAY, 1)
-        sock.sendall(b"ping")
-        assert sock.recv(16) == b"ping"
+        try:
+            sock.sendall(b"ping")
+            reply = b""
+            while len(reply) < 4:  # TCP may hand the echo over in pieces
+                chunk = sock.recv(4 - len(reply))
+                if not chunk:
+                    raise ConnectionError("the echo server closed the connection")
+                reply += chunk
+            assert reply == b"ping", reply
+        except BaseException:
+            # A late or partial echo left on this socket would answer the next call at once.
+            self.local.sock = None
+            sock.close()
+            raise
 
 
 def test_a_knob_turned_while_it_runs_shows_up_in_what_it_measured(tmp_path, monkeypatch):
@@ -41,8 +53,9 @@ def test_a_knob_turned_while_it_runs_shows_up_in_what_it_measured(tmp_path, monk
             lambda: load.records[-1].intended_s > changed_at + 1.0, timeout_s=10
         )
         result = load.stop()
-    before = [r.latency_s * 1000 for r in result.records if r.intended_s < changed_at]
-    after = [r.latency_s * 1000 for r in result.records if r.intended_s > changed_at + 0.6]
+    ok = [r for r in result.records if r.ok]
+    before = [r.latency_s * 1000 for r in ok if r.intended_s < changed_at]
+    after = [r.latency_s * 1000 for r in ok if r.intended_s > changed_at + 0.6]
     # Latency counts from the intended send time, so a backlog on a busy machine can lift
     # even the median before the turn; the fastest request shows the proxy's floor.
     assert min(after) >= 35 > min(before), (min(before), min(after))
