@@ -24,12 +24,14 @@ from labsupport.measure.records import UNFINISHED, table_from_ns
 from labsupport.measure.result import LoadResult
 
 WARMUP_TIMEOUT_S = 30.0
+# How long a run lasts when the caller gives neither a duration nor a request count.
+DEFAULT_DURATION_S = 3.0
 
 
 def run_closed_loop(
     call: Callable,
     clients: int = 4,
-    duration_s: float | None = 3.0,
+    duration_s: float | None = None,
     requests: int | None = None,
     warmup: int = 20,
     progress: bool | None = None,
@@ -41,8 +43,9 @@ def run_closed_loop(
     `call` takes no arguments and may be sync (run in one thread per client) or
     `async def` (run on the lab's measuring loop thread, never the kernel's loop).
     An exception is a failed request, grouped by its type name. The run stops after
-    `duration_s` or `requests` in total, whichever comes first; each client first makes
-    `warmup` unrecorded calls. Calls still running `drain_timeout_s` after the end are
+    `duration_s` or `requests` in total, whichever comes first. With `requests` alone it
+    makes them all (within the lab's 300 s limit), however slow the machine; with
+    neither it lasts DEFAULT_DURATION_S. Each client first makes `warmup` unrecorded calls. Calls still running `drain_timeout_s` after the end are
     recorded as "Unfinished". `on_tick(partial_result)` runs about every 0.25 s in this
     thread; a tqdm bar shows on runs over 2 s unless `progress=False`.
     """
@@ -52,7 +55,7 @@ def run_closed_loop(
     if requests is not None:
         check_count("requests", requests)
     elif duration_s is None:
-        raise ValueError("give duration_s, requests, or both, so the run has an end")
+        duration_s = DEFAULT_DURATION_S
     check_duration(drain_timeout_s, "drain_timeout_s")
     run = _ClosedRun(
         call, clients, check_duration(duration_s), min(requests or MAX_REQUESTS, MAX_REQUESTS)
