@@ -35,7 +35,7 @@ def queue_over_rest_outage_points(repeats: int = 3) -> float:
 
 def measure() -> dict[str, float]:
     """Return lost events per design, crash runs and the queue's outage lead, from one run."""
-    runs = crash_everywhere(rounds=ROUNDS)
+    runs = crash_everywhere(rounds=ROUNDS, progress=False)
     return {
         "outbox_lost_events": float(sum(r.lost for r in runs if r.mode == "outbox")),
         "dual_write_lost_events": float(sum(r.lost for r in runs if r.mode == "dual_write")),

@@ -108,11 +108,23 @@ def crash_run(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def crash_everywhere(rounds: int = 1, orders: int = 3) -> list[CrashRun]:
-    """Crash both designs at each of their points, `rounds` times each (crashing a different order)."""
+def crash_everywhere(rounds: int = 1, orders: int = 3, progress: bool = True) -> list[CrashRun]:
+    """Crash both designs at each of their points, `rounds` times each (crashing a different order).
+
+    Each run starts two processes and takes a few seconds, so a bar counts the runs.
+    """
+    from tqdm.auto import tqdm
+
+    plan = [
+        (mode, point, n % orders)
+        for n in range(rounds)
+        for mode, points in (("dual_write", DUAL_WRITE_POINTS), ("outbox", OUTBOX_POINTS))
+        for point in points
+    ]
     runs = []
-    for n in range(rounds):
-        crash_order = n % orders
-        for mode, points in (("dual_write", DUAL_WRITE_POINTS), ("outbox", OUTBOX_POINTS)):
-            runs += [crash_run(mode, point, orders, crash_order) for point in points]
+    with tqdm(total=len(plan), desc="crash runs", leave=False, disable=not progress) as bar:
+        for mode, point, crash_order in plan:
+            bar.set_postfix_str(f"{mode} at {point}")
+            runs.append(crash_run(mode, point, orders, crash_order))
+            bar.update()
     return runs

@@ -48,8 +48,10 @@ def start_peer(target: str, name: str, behaviour: str, *, interval_s: float = 0.
             while not stop.is_set() and time.monotonic() - started < duration_s:
                 if behaviour != "slow" and n == beats:
                     break
-                sock.sendall(b"hb\n")
+                # Stamped before the send: the monitor cannot hear a beat before it leaves,
+                # but this thread may get the CPU back only after the monitor has heard it.
                 last_sent = time.monotonic()
+                sock.sendall(b"hb\n")
                 n += 1
                 pause = rng.expovariate(1 / mean_pause_s) if rng.random() < pause_prob else 0.0
                 stop.wait(interval_s + (pause if behaviour == "slow" else 0.0))
