@@ -154,6 +154,11 @@ WRONG_GATEWAYS = {
                   "            results.append(await fetch(urls[n]))\n"
                   "        except Exception as exc:\n            results.append(exc)"),
         ["same time"]),
+    "calls two at once, then the third": (
+        (_GATHER, "results = list(await asyncio.gather(*(fetch(urls[n]) for n in names[:2]),"
+                  " return_exceptions=True))\n"
+                  "    results += await asyncio.gather(fetch(urls[names[2]]), return_exceptions=True)"),
+        ["same time"]),
     "fails entirely when one part fails": (("return_exceptions=True", "return_exceptions=False"),
                                            _FAILURES),
     "has no timeout": ((_FETCH, "reply = await client.get(url)"), ["never answers", "trickles"]),

@@ -106,10 +106,16 @@ def check_gateway(case, fetch_account_page):
             outcome = fetch(timeout_s=2.0)
             parts, missing = expect_page(outcome, "with slow services")
             assert_parts(parts, expected, everything)
-            # One after another can never beat 3 x SLOW_S; all at once takes SLOW_S plus
-            # overhead: the bound sits between, nearer the first.
-            assert outcome.elapsed_s < 2.5 * SLOW_S, (
-                f"took {outcome.elapsed_s:.2f} s for three services that take {SLOW_S} s each"
+            # Judged where the requests arrive, not by the page's time, which load stretches
+            # (1.25 s was once too tight beside busy workers): one after another, each
+            # request waits for the last reply, so the three arrive >= 2 x SLOW_S apart; all
+            # at once, they arrive within the client's overhead (ms idle, < 0.3 s loaded).
+            arrived = sorted(t for service in shop.values() for t in service.log.times_s())
+            spread_s = arrived[-1] - arrived[0]
+            assert spread_s < SLOW_S, (
+                f"the three requests reached their services {spread_s:.2f} s apart (the page "
+                f"took {outcome.elapsed_s:.2f} s), so each waited for the one before; "
+                f"each service takes {SLOW_S} s"
             )
 
         with case(
