@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -81,9 +82,21 @@ def test_a_stale_pid_file_is_swept_when_its_owner_is_gone(tmp_path, monkeypatch)
     dead_owner.wait()
     record = {"pid": orphan.pid, "owner_pid": dead_owner.pid, "label": "t", "argv0": "sleep"}
     (tmp_path / "pids").mkdir()
-    (tmp_path / "pids" / f"{orphan.pid}.json").write_text(json.dumps(record))
-    assert _procs.sweep_stale() == [orphan.pid]
+    pid_file = tmp_path / "pids" / f"{orphan.pid}.json"
+    pid_file.write_text(json.dumps(record))
+    seen = {  # what the sweep decides on, read now, in case it fails (CI saw [] once)
+        "owner alive": _procs.pid_alive(dead_owner.pid),
+        "orphan alive": _procs.pid_alive(orphan.pid),
+        "cmdline": Path(f"/proc/{orphan.pid}/cmdline").read_bytes(),
+    }
+    swept = _procs.sweep_stale()
+    try:
+        assert swept == [orphan.pid], seen
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
     assert orphan.wait(timeout=5) == -signal.SIGKILL
+    assert not pid_file.exists()
 
 
 def test_a_pid_file_with_a_live_owner_is_left_alone(tmp_path, monkeypatch):
